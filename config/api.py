@@ -1,0 +1,83 @@
+"""The one application error type and the handler that gives every API error one shape.
+
+`ApiError` carries an HTTP status, a stable machine `code`, a sentence for people and
+optional extra fields. The platform envelope is `{"error": {"code", "message", ...}}`;
+dialects with an envelope of their own (seed 003) render `ApiError` themselves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import JsonResponse
+from rest_framework import exceptions as drf_exceptions
+from rest_framework.response import Response
+
+
+class ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+        self.extra = extra
+
+    def body(self) -> dict[str, Any]:
+        return {"error": {"code": self.code, "message": self.message, **self.extra}}
+
+    def __repr__(self) -> str:
+        return f"ApiError({self.status}, {self.code!r}, {self.message!r})"
+
+
+def error_response(error: ApiError) -> Response:
+    return Response(error.body(), status=error.status, headers=error.headers)
+
+
+def error_json_response(error: ApiError) -> JsonResponse:
+    response = JsonResponse(error.body(), status=error.status)
+    for name, value in error.headers.items():
+        response[name] = value
+    return response
+
+
+_DRF_CODES = {
+    drf_exceptions.ParseError: (400, "invalid_request_body"),
+    drf_exceptions.UnsupportedMediaType: (415, "unsupported_media_type"),
+    drf_exceptions.MethodNotAllowed: (405, "method_not_allowed"),
+    drf_exceptions.NotFound: (404, "not_found"),
+    drf_exceptions.NotAuthenticated: (401, "invalid_api_key"),
+    drf_exceptions.AuthenticationFailed: (401, "invalid_api_key"),
+    drf_exceptions.PermissionDenied: (403, "insufficient_scope"),
+    drf_exceptions.Throttled: (429, "rate_limited"),
+    drf_exceptions.ValidationError: (400, "invalid_request"),
+}
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF exception handler: every error leaves in the platform envelope."""
+    if isinstance(exc, ApiError):
+        return error_response(exc)
+    from django.http import Http404
+
+    if isinstance(exc, Http404):
+        return error_response(ApiError(404, "not_found", "Not found."))
+    for exc_type, (status, code) in _DRF_CODES.items():
+        if isinstance(exc, exc_type):
+            detail = getattr(exc, "detail", str(exc))
+            if isinstance(detail, dict | list):
+                return error_response(
+                    ApiError(status, code, "The request is invalid.", details=detail)
+                )
+            return error_response(ApiError(status, code, str(detail)))
+    if isinstance(exc, drf_exceptions.APIException):
+        return error_response(ApiError(exc.status_code, "error", str(exc.detail)))
+    return None

@@ -1,0 +1,71 @@
+"""Shared fixtures: two tenants (org_a, org_b), their owners, and keys of each kind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.services import tenant_create
+from billing.services import credits_add
+from keys.services import api_key_create
+
+CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
+
+
+@pytest.fixture
+def corpus() -> Path:
+    if not CORPUS.exists():
+        pytest.skip(f"corpus not found at {CORPUS}")
+    return CORPUS
+
+
+@pytest.fixture
+def org_a(db):
+    return tenant_create(slug="org-a", owner_email="owner-a@example.com", password="pw-a-123456")
+
+
+@pytest.fixture
+def org_b(db):
+    return tenant_create(slug="org-b", owner_email="owner-b@example.com", password="pw-b-123456")
+
+
+@pytest.fixture
+def funded_org_a(org_a):
+    credits_add(organization=org_a, amount_micros=10_000_000, idempotency_key="test-fund-a")
+    return org_a
+
+
+@pytest.fixture
+def api_key(org_a):
+    """(ApiKey, secret) for org_a."""
+    return api_key_create(organization=org_a, name="test api key")
+
+
+@pytest.fixture
+def management_key(org_a):
+    return api_key_create(organization=org_a, kind="management", name="test mgmt key")
+
+
+@pytest.fixture
+def api_key_b(org_b):
+    return api_key_create(organization=org_b, name="b api key")
+
+
+@pytest.fixture
+def management_key_b(org_b):
+    return api_key_create(organization=org_b, kind="management", name="b mgmt key")
+
+
+@pytest.fixture
+def client_for():
+    """client_for(secret) -> an APIClient sending `Authorization: Bearer <secret>`."""
+
+    def make(secret: str | None) -> APIClient:
+        client = APIClient()
+        if secret:
+            client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+        return client
+
+    return make
