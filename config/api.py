@@ -62,22 +62,26 @@ _DRF_CODES = {
 }
 
 
-def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """DRF exception handler: every error leaves in the platform envelope."""
+def as_api_error(exc: Exception) -> ApiError | None:
+    """The ApiError for a known exception (ours, DRF's, Django's 404); None otherwise."""
     if isinstance(exc, ApiError):
-        return error_response(exc)
+        return exc
     from django.http import Http404
 
     if isinstance(exc, Http404):
-        return error_response(ApiError(404, "not_found", "Not found."))
+        return ApiError(404, "not_found", "Not found.")
     for exc_type, (status, code) in _DRF_CODES.items():
         if isinstance(exc, exc_type):
             detail = getattr(exc, "detail", str(exc))
             if isinstance(detail, dict | list):
-                return error_response(
-                    ApiError(status, code, "The request is invalid.", details=detail)
-                )
-            return error_response(ApiError(status, code, str(detail)))
+                return ApiError(status, code, "The request is invalid.", details=detail)
+            return ApiError(status, code, str(detail))
     if isinstance(exc, drf_exceptions.APIException):
-        return error_response(ApiError(exc.status_code, "error", str(exc.detail)))
+        return ApiError(exc.status_code, "error", str(exc.detail))
     return None
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """DRF exception handler: every error leaves in the platform envelope."""
+    error = as_api_error(exc)
+    return error_response(error) if error is not None else None

@@ -1,0 +1,120 @@
+"""The base view of every OCR endpoint: auth, rate limit, parse, pipeline, render.
+
+A dialect subclasses `OcrEndpoint` and implements `parse` (HTTP request -> OcrRequest) and
+`render` (outcome -> response body); a dialect with its own error envelope overrides
+`render_error`. Nothing is parsed, fetched or decoded before auth and the rate limit pass.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.money import micros_to_usd_str
+from billing.ratelimit import RateLimitTicket, ratelimit_acquire
+from billing.selectors import credits_available_micros
+from config.api import ApiError, as_api_error, error_response
+from keys.authentication import ApiKeyAuthentication, require_key
+from keys.models import ApiKey
+from ocr.pipeline import OcrOutcome, ocr_execute, request_id_new
+from ocr.types import OcrRequest
+
+# Base64 inflates by 4/3; JSON and multipart framing add a little.
+BODY_OVERHEAD_BYTES = 64 * 1024
+
+
+class OcrEndpoint(APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [require_key(kind="api", scope="ocr")]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+
+    dialect: str = ""
+    max_bytes: int = 20 * 1024 * 1024
+    default_model: str | None = None
+    too_large_code: str = "file_too_large"
+
+    # --- what a dialect implements -------------------------------------------------
+    def parse(self, request: Request) -> OcrRequest:
+        raise NotImplementedError
+
+    def render(self, request: Request, outcome: OcrOutcome) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def render_error(self, error: ApiError) -> Response:
+        return error_response(error)
+
+    def get_max_bytes(self) -> int:
+        return self.max_bytes
+
+    # --- the flow ------------------------------------------------------------------
+    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        api_key: ApiKey = request.auth
+        self.request_id = request_id_new()
+        ticket = ratelimit_acquire(api_key=api_key)
+        try:
+            self.ticket = ticket
+            self._check_content_length(request)
+            ocr_request = self.parse(request)
+            outcome = ocr_execute(
+                api_key=api_key, ocr_request=ocr_request, request_id=self.request_id
+            )
+            response = Response(self.render(request, outcome), status=200)
+            response["X-Cost-Usd"] = micros_to_usd_str(outcome.price.total_micros)
+            response["X-Credits-Remaining-Usd"] = micros_to_usd_str(
+                outcome.credits_remaining_micros
+            )
+            return response
+        finally:
+            ticket.release()
+
+    def _check_content_length(self, request: Request) -> None:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        limit = self.get_max_bytes()
+        if length > limit * 4 // 3 + BODY_OVERHEAD_BYTES:
+            raise self.too_large(limit)
+
+    def too_large(self, limit: int) -> ApiError:
+        return ApiError(
+            413, self.too_large_code, f"The file exceeds the {_human_size(limit)} limit."
+        )
+
+    def handle_exception(self, exc: Exception) -> Response:
+        error = as_api_error(exc)
+        if error is None:
+            return super().handle_exception(exc)
+        if error.code == "file_too_large" and self.too_large_code != "file_too_large":
+            error.code = self.too_large_code
+        response = self.render_error(error)
+        for name, value in error.headers.items():
+            response[name] = value
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response["X-Request-Id"] = getattr(self, "request_id", None) or request_id_new()
+        ticket: RateLimitTicket | None = getattr(self, "ticket", None)
+        if ticket is not None:
+            for name, value in ticket.headers().items():
+                response.setdefault(name, value)
+        if not response.has_header("X-Cost-Usd"):
+            response["X-Cost-Usd"] = "0.000000"
+            key = request.auth if isinstance(request.auth, ApiKey) else None
+            if key is not None:
+                response["X-Credits-Remaining-Usd"] = micros_to_usd_str(
+                    credits_available_micros(organization=key.organization)
+                )
+        return response
+
+
+def _human_size(limit: int) -> str:
+    mib = limit / (1024 * 1024)
+    if mib == int(mib):
+        return f"{int(mib)} MiB"
+    return f"{limit / 1_000_000:g} MB"
