@@ -1,0 +1,181 @@
+"""Stripe webhook: verify, record the event once, credit or debit in the same transaction.
+
+Order matters: the signature is checked on the raw body before anything else is read or
+written (400 on failure). Then one transaction inserts the `StripeEvent` (its id is
+unique, so a duplicate or replayed delivery stops there with 200 and moves nothing) and
+applies the event. A top-up's ledger entry is keyed on the Checkout Session id, so the
+two events that can announce one payment (`completed` when paid at once,
+`async_payment_succeeded` later) credit it exactly once. Any exception rolls everything
+back and answers 500, so Stripe retries; unknown event types answer 200.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import stripe
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.http import JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from accounts.models import Organization
+from billing.models import CreditAccount, LedgerEntry, StripeEvent
+from billing.services import credits_add
+from billing.stripe_checkout import MICROS_PER_CENT
+
+logger = logging.getLogger(__name__)
+
+CHECKOUT_PAID_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
+
+
+def _error(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    if not secret:
+        return _error(400, "webhook_not_configured", "STRIPE_WEBHOOK_SECRET is not set.")
+    payload = request.body
+    try:
+        stripe.Webhook.construct_event(payload, request.headers.get("Stripe-Signature"), secret)
+    except (ValueError, stripe.SignatureVerificationError):
+        return _error(400, "invalid_signature", "The Stripe signature does not verify.")
+    event = json.loads(payload)
+    try:
+        outcome = stripe_event_process(event=event)
+    except Exception:
+        logger.exception("Stripe event %s failed; Stripe will retry", event.get("id"))
+        return _error(500, "webhook_failed", "The event could not be processed.")
+    return JsonResponse({"received": True, "outcome": outcome})
+
+
+def stripe_event_process(*, event: dict) -> str:
+    """Apply one verified event at most once. Returns what happened, for logs and tests."""
+    handler = HANDLERS.get(event["type"])
+    with transaction.atomic():
+        try:
+            with transaction.atomic():
+                record = StripeEvent.objects.create(
+                    event_id=event["id"],
+                    type=event["type"],
+                    livemode=bool(event.get("livemode")),
+                    payload=event,
+                )
+        except IntegrityError:
+            return "duplicate"
+        outcome = "ignored"
+        if handler is not None:
+            outcome = handler(record=record, obj=event["data"]["object"])
+        record.processed_at = timezone.now()
+        record.save(update_fields=["processed_at", "organization"])
+    return outcome
+
+
+def _organization(metadata: dict | None, fallback: str | None = None) -> Organization | None:
+    public_id = (metadata or {}).get("organization") or fallback
+    if not public_id:
+        return None
+    return Organization.objects.filter(public_id=public_id).first()
+
+
+def checkout_paid(*, record: StripeEvent, obj: dict) -> str:
+    if obj.get("mode") != "payment":
+        return "ignored"
+    if obj.get("payment_status") != "paid":
+        # Delayed methods (bank debits) complete unpaid; async_payment_succeeded follows.
+        return "awaiting_payment"
+    organization = _organization(obj.get("metadata"), obj.get("client_reference_id"))
+    if organization is None:
+        logger.error("Checkout Session %s names no known organization", obj.get("id"))
+        return "unknown_organization"
+    record.organization = organization
+    if (obj.get("currency") or "usd").lower() != "usd":
+        logger.error("Checkout Session %s is not in USD; not credited", obj.get("id"))
+        return "unsupported_currency"
+    amount_micros = int(obj["amount_total"]) * MICROS_PER_CENT
+    try:
+        entry = credits_add(
+            organization=organization,
+            amount_micros=amount_micros,
+            kind=LedgerEntry.Kind.TOPUP,
+            idempotency_key=f"stripe:checkout:{obj['id']}",
+            note=f"Stripe Checkout {obj['id']}",
+            stripe_event=record,
+        )
+    except IntegrityError:
+        # Another event for the same session credited it concurrently.
+        return "already_credited"
+    return "credited" if entry is not None else "already_credited"
+
+
+def _organization_for_charge(obj: dict) -> Organization | None:
+    organization = _organization(obj.get("metadata"))
+    if organization is not None or not obj.get("payment_intent"):
+        return organization
+    # Charges made before metadata was copied: find the Checkout Session that paid it.
+    topup = (
+        StripeEvent.objects.filter(
+            type__in=CHECKOUT_PAID_EVENTS,
+            payload__data__object__payment_intent=obj["payment_intent"],
+            organization__isnull=False,
+        )
+        .select_related("organization")
+        .first()
+    )
+    return topup.organization if topup else None
+
+
+def charge_refunded(*, record: StripeEvent, obj: dict) -> str:
+    """Debit what was refunded since the last refund event of this charge.
+
+    `amount_refunded` is cumulative, so each ledger key carries the cumulative amount it
+    accounts for and partial refunds debit only their own part. The balance never goes
+    below zero: the debit is capped at the balance and the note records the shortfall.
+    """
+    organization = _organization_for_charge(obj)
+    if organization is None:
+        logger.error("Refunded charge %s belongs to no known organization", obj.get("id"))
+        return "unknown_organization"
+    record.organization = organization
+    if (obj.get("currency") or "usd").lower() != "usd":
+        return "unsupported_currency"
+    charge_id = obj["id"]
+    refunded_cents = int(obj.get("amount_refunded") or 0)
+    # Serialize refunds of one tenant: the row lock makes "previous" below exact.
+    account, _ = CreditAccount.objects.get_or_create(organization=organization)
+    account = CreditAccount.objects.select_for_update().get(pk=account.pk)
+    prefix = f"stripe:refund:{charge_id}:"
+    keys = LedgerEntry.objects.filter(
+        organization=organization, idempotency_key__startswith=prefix
+    ).values_list("idempotency_key", flat=True)
+    previous_cents = max((int(key.rsplit(":", 1)[1]) for key in keys), default=0)
+    if refunded_cents <= previous_cents:
+        return "already_refunded"
+    wanted = (refunded_cents - previous_cents) * MICROS_PER_CENT
+    debit = min(wanted, max(account.balance_micros, 0))
+    note = f"Stripe refund on {charge_id}: {wanted} µ$ refunded"
+    if debit < wanted:
+        note += f"; only {debit} µ$ debited, the balance was lower"
+    credits_add(
+        organization=organization,
+        amount_micros=-debit,
+        kind=LedgerEntry.Kind.REFUND,
+        idempotency_key=f"{prefix}{refunded_cents}",
+        note=note,
+        stripe_event=record,
+    )
+    return "debited"
+
+
+HANDLERS = {
+    "checkout.session.completed": checkout_paid,
+    "checkout.session.async_payment_succeeded": checkout_paid,
+    "charge.refunded": charge_refunded,
+}
