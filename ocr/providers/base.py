@@ -1,0 +1,265 @@
+"""The one small base class every upstream kind builds on, and its error type.
+
+A `ProviderClient` wraps one configured `Provider`. Kinds implement `ocr()`; the base gives
+them `request_json()`, an HTTP call with explicit timeouts, an overall deadline (a slow
+body cannot hold a worker forever), a response size cap, retries with backoff on
+timeouts, connection errors, 429 and 5xx (never on other 4xx), and error messages that
+never carry the operator's secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import re
+import threading
+import time
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import httpx
+from django.conf import settings
+
+from ocr.models import Provider, ProviderModel
+from ocr.types import OcrRequest, OcrResult
+
+logger = logging.getLogger(__name__)
+
+UPSTREAM_FAILED = "ocr_upstream_failed"
+EXTRACTION_ERROR = "ocr_extraction_error"
+
+# An OCR answer is text; anything far bigger is a broken or hostile upstream.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
+# Longest wait we honour from an upstream's Retry-After before trying again.
+MAX_RETRY_AFTER_S = 5.0
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
+
+
+class ProviderError(Exception):
+    """A provider call failed. `permanent` errors are not retried against that provider.
+
+    `code` is `ocr_extraction_error` when the document itself could not be read (another
+    provider may still manage), `ocr_upstream_failed` otherwise. `message` is safe to show;
+    `detail` (for logs) may hold a scrubbed excerpt of the upstream's body.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool,
+        code: str = UPSTREAM_FAILED,
+        status: int | None = None,
+        detail: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.permanent = permanent
+        self.code = code
+        self.status = status
+        self.detail = detail
+        self.retry_after = retry_after
+
+
+_client_lock = threading.Lock()
+_http_client: httpx.Client | None = None
+
+
+def http_client() -> httpx.Client:
+    """One pooled client per process: keep-alive connections to upstreams are reused."""
+    global _http_client
+    if _http_client is None:
+        with _client_lock:
+            if _http_client is None:
+                # trust_env off: which proxy an upstream call takes is not decided by
+                # whatever variables happen to be in the worker's environment.
+                _http_client = httpx.Client(
+                    limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+                    follow_redirects=False,
+                    trust_env=False,
+                )
+    return _http_client
+
+
+class ProviderClient:
+    """Base of every upstream kind. `provider` is the configured row."""
+
+    kind = ""
+
+    def __init__(self, provider: Provider) -> None:
+        self.provider = provider
+
+    # --- what a kind implements ------------------------------------------------------
+    def ocr(self, document, *, model: ProviderModel, request: OcrRequest) -> OcrResult:
+        raise NotImplementedError
+
+    def available(self, *, model: ProviderModel | None = None) -> bool:
+        """False when the provider's secret variable is named but not set."""
+        if self.provider.secret_env:
+            return bool(os.environ.get(self.provider.secret_env))
+        return True
+
+    # --- helpers for kinds -----------------------------------------------------------
+    @property
+    def slug(self) -> str:
+        return self.provider.slug
+
+    def secret(self) -> str:
+        if not self.provider.secret_env:
+            return ""
+        return os.environ.get(self.provider.secret_env, "")
+
+    def url(self, path: str) -> str:
+        return self.provider.base_url.rstrip("/") + path
+
+    def headers(self) -> dict[str, str]:
+        headers = {"Accept": "application/json", "User-Agent": "ocr-gateway/1"}
+        secret = self.secret()
+        if secret:
+            headers["Authorization"] = f"Bearer {secret}"
+        return headers
+
+    def scrub(self, text: str) -> str:
+        """Remove the secret (and anything that looks like a bearer token) from text."""
+        secret = self.secret()
+        if secret:
+            text = text.replace(secret, "[redacted]")
+        return _BEARER.sub(r"\1[redacted]", text)
+
+    def timeout(self) -> httpx.Timeout:
+        total = max(0.05, float(self.provider.timeout_s or 60.0))
+        return httpx.Timeout(connect=min(10.0, total), read=total, write=total, pool=total)
+
+    def request_json(
+        self,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None = None,
+        files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
+        data: dict[str, str] | None = None,
+    ) -> tuple[dict[str, Any], int]:
+        """POST to the upstream and return (parsed JSON body, latency in ms of the last try).
+
+        Retries transient failures with exponential backoff and jitter; raises
+        `ProviderError` when the attempts are exhausted or the failure is permanent.
+        """
+        retries = int(getattr(settings, "OCR_PROVIDER_RETRIES", 2))
+        error: ProviderError | None = None
+        for attempt in range(retries + 1):
+            if attempt:
+                self._backoff(attempt, error)
+            started = time.monotonic()
+            try:
+                status, response_headers, body = self._post(
+                    path, json_body=json_body, files=files, data=data
+                )
+            except httpx.TimeoutException:
+                error = ProviderError(f"{self.slug}: the upstream timed out", permanent=False)
+                continue
+            except httpx.TransportError as exc:
+                error = ProviderError(
+                    f"{self.slug}: could not reach the upstream ({type(exc).__name__})",
+                    permanent=False,
+                    detail=self.scrub(str(exc)),
+                )
+                continue
+            latency_ms = int((time.monotonic() - started) * 1000)
+            if status < 400:
+                try:
+                    parsed = json.loads(body)
+                except ValueError:
+                    error = ProviderError(
+                        f"{self.slug}: the upstream answered with invalid JSON",
+                        permanent=False,
+                        status=status,
+                        detail=self.scrub(body[:300].decode("utf-8", "replace")),
+                    )
+                    continue
+                if not isinstance(parsed, dict):
+                    error = ProviderError(
+                        f"{self.slug}: the upstream answered with an unexpected JSON shape",
+                        permanent=False,
+                        status=status,
+                    )
+                    continue
+                return parsed, latency_ms
+            transient = status == 429 or status >= 500
+            error = ProviderError(
+                f"{self.slug}: the upstream answered HTTP {status}",
+                permanent=not transient,
+                status=status,
+                detail=self.scrub(body[:500].decode("utf-8", "replace")),
+                retry_after=_retry_after_s(response_headers.get("retry-after")),
+            )
+            if not transient:
+                break
+        assert error is not None
+        logger.warning("provider %s failed: %s %s", self.slug, error.message, error.detail)
+        raise error
+
+    def _post(
+        self,
+        path: str,
+        *,
+        json_body: dict[str, Any] | None,
+        files: list[tuple[str, tuple[str, bytes, str]]] | None,
+        data: dict[str, str] | None,
+    ) -> tuple[int, httpx.Headers, bytes]:
+        timeout = self.timeout()
+        # httpx's read timeout is per socket read; a body that trickles in would never
+        # trip it, so the whole exchange also has a deadline.
+        deadline = time.monotonic() + timeout.read + timeout.connect
+        with http_client().stream(
+            "POST",
+            self.url(path),
+            headers=self.headers(),
+            json=json_body,
+            files=files,
+            data=data,
+            timeout=timeout,
+        ) as response:
+            chunks: list[bytes] = []
+            size = 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > MAX_RESPONSE_BYTES:
+                    raise ProviderError(
+                        f"{self.slug}: the upstream response is too large", permanent=False
+                    )
+                if time.monotonic() > deadline:
+                    raise httpx.ReadTimeout("response body too slow")
+                chunks.append(chunk)
+            return response.status_code, response.headers, b"".join(chunks)
+
+    def _backoff(self, attempt: int, error: ProviderError | None) -> None:
+        base = float(getattr(settings, "OCR_PROVIDER_BACKOFF_S", 0.25))
+        delay = base * (2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
+        if error is not None and error.retry_after is not None:
+            delay = max(delay, min(error.retry_after, MAX_RETRY_AFTER_S))
+        time.sleep(delay)
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def shape_error(client: ProviderClient, exc: Exception) -> ProviderError:
+    """The upstream answered 200 with JSON we cannot map: a broken upstream, not the doc."""
+    return ProviderError(
+        f"{client.slug}: the upstream response has an unexpected shape",
+        permanent=False,
+        detail=client.scrub(f"{type(exc).__name__}: {exc}"),
+    )

@@ -1,0 +1,63 @@
+"""Provider health shared by every worker: failures counted in the cache, then a cool-down.
+
+A provider that fails `OCR_PROVIDER_FAILURE_THRESHOLD` times within
+`OCR_PROVIDER_FAILURE_WINDOW_S` seconds is skipped for `OCR_PROVIDER_COOLDOWN_S` seconds.
+The state lives in Django's cache (Redis, or the file cache on one host) so that N
+gunicorn workers agree, never in process memory. The cool-down stores its end time so it
+works below the cache's one-second TTL granularity; `clock` is an attribute for tests.
+"""
+
+from __future__ import annotations
+
+import time
+
+from django.conf import settings
+from django.core.cache import cache
+
+clock = time.time
+
+
+def _failures_key(slug: str) -> str:
+    return f"provider:failures:{slug}"
+
+
+def _cooldown_key(slug: str) -> str:
+    return f"provider:cooldown:{slug}"
+
+
+def _setting(name: str, default: float) -> float:
+    return float(getattr(settings, name, default))
+
+
+def provider_cooling_down(*, slug: str) -> bool:
+    until = cache.get(_cooldown_key(slug))
+    return until is not None and float(until) > clock()
+
+
+def provider_failure_record(*, slug: str) -> bool:
+    """Count one failure; returns True when this failure started a cool-down."""
+    window = _setting("OCR_PROVIDER_FAILURE_WINDOW_S", 60)
+    threshold = int(_setting("OCR_PROVIDER_FAILURE_THRESHOLD", 3))
+    key = _failures_key(slug)
+    cache.add(key, 0, timeout=max(1, int(window)))
+    try:
+        failures = cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.add(key, 1, timeout=max(1, int(window)))
+        failures = 1
+    if failures < threshold:
+        return False
+    cooldown = _setting("OCR_PROVIDER_COOLDOWN_S", 30)
+    cache.set(_cooldown_key(slug), clock() + cooldown, timeout=int(cooldown) + 1)
+    cache.delete(key)
+    return True
+
+
+def provider_success_record(*, slug: str) -> None:
+    # A success ends the streak; skip the write when there is nothing to clear.
+    if cache.get(_failures_key(slug)):
+        cache.delete(_failures_key(slug))
+
+
+def provider_health_reset(*, slug: str) -> None:
+    cache.delete_many([_failures_key(slug), _cooldown_key(slug)])

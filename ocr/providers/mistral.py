@@ -1,0 +1,126 @@
+"""Mistral OCR: `POST {base}/v1/ocr`.
+
+Uploaded bytes travel as data URLs (`document_url` for PDFs, `image_url` for images).
+A PDF with a page selection sends `pages`; Mistral answers with the original indices.
+When we have to build a new PDF first (password-protected PDFs, multi-frame images),
+the upstream's indices are positions in that PDF and are mapped back.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from ocr.models import ProviderModel
+from ocr.providers.base import ProviderClient, shape_error
+from ocr.providers.pages import (
+    PASSTHROUGH_IMAGE_TYPES,
+    data_url,
+    images_as_pdf,
+    page_images,
+    pdf_selected_pages,
+)
+from ocr.types import OcrRequest, OcrResult, PageResult, Table
+
+# Mistral OCR request fields a dialect may hand through in `OcrRequest.options`.
+FORWARDED_OPTIONS = (
+    "table_format",
+    "include_blocks",
+    "extract_header",
+    "extract_footer",
+    "confidence_scores_granularity",
+    "image_limit",
+    "image_min_size",
+    "bbox_annotation_format",
+    "document_annotation_format",
+    "document_annotation_prompt",
+)
+
+
+class MistralClient(ProviderClient):
+    kind = "mistral"
+
+    def ocr(self, document, *, model: ProviderModel, request: OcrRequest) -> OcrResult:
+        chunk, index_map, selection = self._document_chunk(document)
+        body: dict[str, Any] = {"model": model.upstream_name, "document": chunk}
+        if selection is not None:
+            body["pages"] = selection
+        if request.include_image_base64:
+            body["include_image_base64"] = True
+        for name in FORWARDED_OPTIONS:
+            if request.options.get(name) is not None:
+                body[name] = request.options[name]
+        started = time.monotonic()
+        payload, _ = self.request_json("/v1/ocr", json_body=body)
+        latency_ms = int((time.monotonic() - started) * 1000)
+        try:
+            pages = [self._page(raw, index_map) for raw in payload["pages"]]
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise shape_error(self, exc) from exc
+        if index_map is not None:
+            payload = {**payload, "pages": [_reindexed(p, index_map) for p in payload["pages"]]}
+        return OcrResult(
+            model=model.name,
+            pages=pages,
+            provider=self.slug,
+            upstream_latency_ms=latency_ms,
+            raw=payload,
+        )
+
+    def _document_chunk(self, document) -> tuple[dict[str, Any], list[int] | None, Any]:
+        """(document chunk, map from upstream index to ours or None, `pages` value or None)."""
+        name = document.filename or None
+        if document.is_pdf:
+            if document.password:
+                # Mistral cannot open an encrypted PDF: send the selected pages decrypted.
+                chunk = _document_url(pdf_selected_pages(document), name)
+                return chunk, list(document.pages), None
+            selection = None
+            if document.pages != list(range(document.page_count)):
+                selection = list(document.pages)
+            return _document_url(document.data, name), None, selection
+        if document.page_count == 1:
+            if document.media_type in PASSTHROUGH_IMAGE_TYPES:
+                url = data_url(document.data, document.media_type)
+            else:
+                _, png, media_type = page_images(document)[0]
+                url = data_url(png, media_type)
+            return {"type": "image_url", "image_url": url}, [document.pages[0]], None
+        return _document_url(images_as_pdf(document), name), list(document.pages), None
+
+    def _page(self, raw: dict[str, Any], index_map: list[int] | None) -> PageResult:
+        index = int(raw["index"])
+        if index_map is not None:
+            index = index_map[index]
+        dimensions = raw.get("dimensions") or {}
+        tables = [
+            Table(headers=[], rows=[], markdown=str(table.get("content") or ""))
+            for table in raw.get("tables") or []
+            if (table.get("format") or "markdown") == "markdown"
+        ]
+        scores = raw.get("confidence_scores") or {}
+        confidence = scores.get("average_page_confidence_score")
+        return PageResult(
+            index=index,
+            markdown=str(raw["markdown"]),
+            width=int(dimensions.get("width") or 0),
+            height=int(dimensions.get("height") or 0),
+            dpi=int(dimensions.get("dpi") or 72),
+            tables=tables,
+            confidence=float(confidence) if confidence is not None else None,
+            images=list(raw.get("images") or []),
+        )
+
+
+def _document_url(pdf: bytes, name: str | None) -> dict[str, Any]:
+    chunk: dict[str, Any] = {
+        "type": "document_url",
+        "document_url": data_url(pdf, "application/pdf"),
+    }
+    if name:
+        chunk["document_name"] = name
+    return chunk
+
+
+def _reindexed(page: dict[str, Any], index_map: list[int]) -> dict[str, Any]:
+    return {**page, "index": index_map[int(page["index"])]}

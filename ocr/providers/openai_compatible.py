@@ -1,0 +1,164 @@
+"""OpenAI-compatible chat models as OCR: `POST {base}/chat/completions`.
+
+Works for OpenRouter, OpenAI, Gemini's OpenAI-compatible endpoint and vLLM. Each selected
+page goes as one `image_url` part with an OCR instruction (PDF pages are rendered to PNG
+first), one request per page so every page keeps its own Markdown and index. Cost comes
+from the upstream's own `usage.cost` when it reports one (OpenRouter), else from
+`usage.prompt_tokens`/`completion_tokens` and the model's token prices.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from PIL import Image
+
+from billing.money import usd_to_micros
+from ocr.models import ProviderModel
+from ocr.providers.base import EXTRACTION_ERROR, ProviderClient, ProviderError, shape_error
+from ocr.providers.pages import data_url, page_images
+from ocr.types import OcrRequest, OcrResult, PageResult
+
+OCR_INSTRUCTION = (
+    "Transcribe all the text in this page image as Markdown, in reading order. Use "
+    "headings, lists and Markdown tables where the page has them. Answer with the "
+    "transcription only: no commentary and no code fences."
+)
+
+
+@dataclass
+class ChatAnswer:
+    content: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_micros: int | None  # the upstream's own figure, when it reports one
+    latency_ms: int
+    raw: dict[str, Any]
+
+
+class OpenAICompatibleClient(ProviderClient):
+    kind = "openai_compatible"
+
+    def chat(
+        self,
+        *,
+        model: ProviderModel,
+        messages: list[dict[str, Any]],
+        extra: dict[str, Any] | None = None,
+    ) -> ChatAnswer:
+        body: dict[str, Any] = {"model": model.upstream_name, "messages": messages}
+        body["temperature"] = 0
+        if self._reports_cost_on_request():
+            body["usage"] = {"include": True}
+        body.update(extra or {})
+        started = time.monotonic()
+        payload, _ = self.request_json("/chat/completions", json_body=body)
+        latency_ms = int((time.monotonic() - started) * 1000)
+        try:
+            message = payload["choices"][0]["message"]
+            content = _text_of(message.get("content"))
+            usage = payload.get("usage") or {}
+            prompt_tokens = int(usage.get("prompt_tokens") or 0)
+            completion_tokens = int(usage.get("completion_tokens") or 0)
+            cost = usage.get("cost")
+            cost_micros = max(0, usd_to_micros(str(cost))) if cost is not None else None
+        except (KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
+            raise shape_error(self, exc) from exc
+        if content is None:
+            refusal = message.get("refusal") if isinstance(message, dict) else None
+            raise ProviderError(
+                f"{self.slug}: the model returned no text"
+                + (" (it refused the page)" if refusal else ""),
+                permanent=True,
+                code=EXTRACTION_ERROR,
+            )
+        return ChatAnswer(
+            content=content,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_micros=cost_micros,
+            latency_ms=latency_ms,
+            raw=payload,
+        )
+
+    def ocr(self, document, *, model: ProviderModel, request: OcrRequest) -> OcrResult:
+        images = page_images(document)
+        instruction = OCR_INSTRUCTION
+        if request.language:
+            instruction += f" The page is expected to be in the language '{request.language}'."
+
+        def one_page(item: tuple[int, bytes, str]) -> tuple[PageResult, ChatAnswer]:
+            index, data, media_type = item
+            messages = [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "text", "text": instruction},
+                        {"type": "image_url", "image_url": {"url": data_url(data, media_type)}},
+                    ],
+                }
+            ]
+            answer = self.chat(model=model, messages=messages)
+            width, height = _image_size(data)
+            page = PageResult(
+                index=index, markdown=_unfenced(answer.content), width=width, height=height
+            )
+            return page, answer
+
+        workers = min(len(images), int(getattr(settings, "OCR_PROVIDER_PAGE_CONCURRENCY", 4)))
+        started = time.monotonic()
+        if workers <= 1:
+            done = [one_page(item) for item in images]
+        else:
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                done = list(pool.map(one_page, images))
+        wall_ms = int((time.monotonic() - started) * 1000)
+        answers = [answer for _, answer in done]
+        costs = [answer.cost_micros for answer in answers]
+        return OcrResult(
+            model=model.name,
+            pages=[page for page, _ in done],
+            provider=self.slug,
+            input_tokens=sum(a.prompt_tokens for a in answers),
+            output_tokens=sum(a.completion_tokens for a in answers),
+            # Only trust the upstream's figure when every page reported one.
+            provider_cost_micros=sum(costs) if costs and None not in costs else None,
+            upstream_latency_ms=wall_ms,
+        )
+
+    def _reports_cost_on_request(self) -> bool:
+        # OpenRouter returns `usage.cost` when asked; OpenAI refuses unknown fields.
+        host = urlsplit(self.provider.base_url).hostname or ""
+        return host == "openrouter.ai" or host.endswith(".openrouter.ai")
+
+
+def _text_of(content: Any) -> str | None:
+    if content is None:
+        return None
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # content parts
+        return "".join(str(part.get("text") or "") for part in content if isinstance(part, dict))
+    raise TypeError(f"unexpected content type {type(content).__name__}")
+
+
+def _unfenced(text: str) -> str:
+    """Models wrap answers in ```markdown fences despite being asked not to."""
+    stripped = text.strip()
+    if stripped.startswith("```") and stripped.endswith("```") and "\n" in stripped:
+        stripped = stripped[stripped.index("\n") + 1 : -3]
+    return stripped.strip()
+
+
+def _image_size(data: bytes) -> tuple[int, int]:
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            return image.size
+    except Exception:  # noqa: BLE001 - sizes are informative only
+        return 0, 0

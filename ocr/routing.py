@@ -1,0 +1,114 @@
+"""Which providers may serve a request, and calling them in order until one answers.
+
+`route_candidates` reads the enabled providers and models from the database on every
+request (one indexed join, well under a millisecond; see docs/providers.md), so a change
+made in the admin or by `load_providers` reaches every worker at once, without a restart.
+`route_call` tries the candidates in priority order: each client retries its own transient
+failures with backoff; a failed provider is failed over, counted towards its cool-down,
+and skipped while cooling down.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+
+from config.api import ApiError
+from ocr.models import ProviderModel
+from ocr.providers import client_for
+from ocr.providers.base import EXTRACTION_ERROR, UPSTREAM_FAILED, ProviderError
+from ocr.providers.health import (
+    provider_cooling_down,
+    provider_failure_record,
+    provider_success_record,
+)
+from ocr.types import OcrRequest, OcrResult
+
+logger = logging.getLogger(__name__)
+
+
+def _served_models() -> list[ProviderModel]:
+    """Enabled models of enabled providers whose secret is present, in priority order."""
+    rows = (
+        ProviderModel.objects.filter(enabled=True, provider__enabled=True)
+        .select_related("provider")
+        .order_by("provider__priority", "provider__slug", "name")
+    )
+    return [row for row in rows if client_for(row.provider).available(model=row)]
+
+
+def models_available() -> list[str]:
+    """Public model names a client may ask for right now."""
+    return sorted({row.name for row in _served_models()})
+
+
+def route_candidates(*, model: str | None, provider_id: str | None) -> list[ProviderModel]:
+    served = _served_models()
+    if provider_id:
+        served = [row for row in served if row.provider.slug == provider_id]
+        if not served:
+            valid = sorted({row.provider.slug for row in _served_models()})
+            raise ApiError(
+                400,
+                "invalid_model",
+                f"Unknown or unavailable provider {provider_id!r}.",
+                valid_models=models_available(),
+                valid_providers=valid,
+            )
+        if model is None:
+            # `provider` alone (the 004 dialect): that provider's first model.
+            model = served[0].name
+    name = model or settings.OCR_DEFAULT_MODEL
+    candidates = [row for row in served if row.name == name]
+    if not candidates:
+        valid = sorted({row.name for row in served})
+        where = f" on provider {provider_id!r}" if provider_id else ""
+        raise ApiError(
+            400,
+            "invalid_model",
+            f"Unknown or unavailable model {name!r}{where}. Valid models: {', '.join(valid)}.",
+            valid_models=valid,
+        )
+    return candidates
+
+
+def route_call(*, candidates: list[ProviderModel], document, request: OcrRequest) -> OcrResult:
+    failures: list[ProviderError] = []
+    skipped: list[str] = []
+    for candidate in candidates:
+        slug = candidate.provider.slug
+        if provider_cooling_down(slug=slug):
+            skipped.append(slug)
+            continue
+        try:
+            result = client_for(candidate.provider).ocr(document, model=candidate, request=request)
+        except ProviderError as error:
+            failures.append(error)
+            logger.warning("provider %s failed for %s: %s", slug, candidate.name, error.message)
+            # A document no provider can read says nothing about the provider's health.
+            if error.code != EXTRACTION_ERROR and provider_failure_record(slug=slug):
+                logger.warning("provider %s is cooling down after repeated failures", slug)
+            continue
+        provider_success_record(slug=slug)
+        result.model = result.model or candidate.name
+        result.provider = result.provider or slug
+        return result
+    raise _all_failed(candidates[0].name if candidates else "", failures, skipped)
+
+
+def _all_failed(model: str, failures: list[ProviderError], skipped: list[str]) -> ApiError:
+    parts = [error.message for error in failures]
+    parts += [f"{slug}: skipped while cooling down after repeated failures" for slug in skipped]
+    summary = "; ".join(parts) or "no provider was tried"
+    if failures and all(error.code == EXTRACTION_ERROR for error in failures):
+        return ApiError(
+            502,
+            EXTRACTION_ERROR,
+            f"The document could not be read by any provider of {model!r} ({summary}).",
+        )
+    return ApiError(
+        502,
+        UPSTREAM_FAILED,
+        f"Every provider of {model!r} failed ({summary}).",
+    )
