@@ -1,6 +1,10 @@
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import Organization
@@ -14,7 +18,12 @@ def _invalid(message: str = "The API key is missing, expired, or invalid.") -> A
 
 
 def api_key_authenticate(*, secret: str) -> ApiKey:
-    """The active key for a presented secret: one indexed query, or 401 `invalid_api_key`."""
+    """The active key for a presented secret: one indexed query, or 401 `invalid_api_key`.
+
+    No cache on purpose: one primary-key-sized lookup on a unique index costs well under a
+    millisecond (see bench/keys.py), and reading the row each time means a revoked key is
+    refused on the very next request on every worker.
+    """
     parsed = crypto.parse(secret)
     if parsed is None:
         raise _invalid("The API key is malformed.")
@@ -39,7 +48,105 @@ def api_key_list(*, organization: Organization) -> QuerySet[ApiKey]:
 
 
 def api_key_get(*, organization: Organization, public_id: str) -> ApiKey:
-    key = ApiKey.objects.filter(organization=organization, public_id=public_id).first()
+    key = (
+        ApiKey.objects.select_related("organization")
+        .filter(organization=organization, public_id=public_id)
+        .first()
+    )
     if key is None:
         raise ApiError(404, "not_found", "No such key.")
     return key
+
+
+@dataclass(frozen=True)
+class KeyPage:
+    keys: list[ApiKey]
+    next_cursor: str | None
+
+
+def api_key_page(
+    *,
+    organization: Organization,
+    cursor: str | None = None,
+    page_size: int = 50,
+    include_revoked: bool = False,
+) -> KeyPage:
+    """One page of a tenant's keys, newest first, keyset-paginated.
+
+    The cursor is the public id of the last key of the previous page: stable while keys
+    are created (no skipped or repeated rows, unlike offsets) and meaningless elsewhere,
+    since it is resolved within the tenant (another tenant's id is 400, not a leak).
+    """
+    keys = api_key_list(organization=organization)
+    if not include_revoked:
+        keys = keys.filter(revoked_at__isnull=True)
+    if cursor is not None:
+        after = (
+            ApiKey.objects.filter(organization=organization, public_id=cursor)
+            .values("created_at", "id")
+            .first()
+        )
+        if after is None:
+            raise ApiError(400, "invalid_request", "The cursor is not valid.")
+        keys = keys.filter(
+            Q(created_at__lt=after["created_at"])
+            | Q(created_at=after["created_at"], id__lt=after["id"])
+        )
+    rows = list(keys.select_related("organization")[: page_size + 1])
+    has_more = len(rows) > page_size
+    rows = rows[:page_size]
+    return KeyPage(keys=rows, next_cursor=rows[-1].public_id if has_more else None)
+
+
+def api_key_period_start(*, limit_reset: str, now: datetime | None = None) -> datetime | None:
+    """Start of the current spend-limit period (00:00 UTC); None for `never`."""
+    now = (now or timezone.now()).astimezone(UTC)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    if limit_reset == ApiKey.LimitReset.DAILY:
+        return midnight
+    if limit_reset == ApiKey.LimitReset.WEEKLY:  # ISO weeks start on Monday
+        return midnight - timedelta(days=midnight.weekday())
+    if limit_reset == ApiKey.LimitReset.MONTHLY:
+        return midnight.replace(day=1)
+    return None
+
+
+@dataclass(frozen=True)
+class KeySpend:
+    period_usage_micros: int
+    period_reserved_micros: int
+    total_usage_micros: int
+    limit_remaining_micros: int | None
+
+
+def api_key_spend(*, key: ApiKey, now: datetime | None = None) -> KeySpend:
+    """What the key has spent in its current period, as a client should see it.
+
+    The stored period counters roll over lazily (at the next reservation), so a period
+    that has already ended reads as zero here even before billing resets the row.
+    """
+    usage, reserved = key.period_usage_micros, key.period_reserved_micros
+    start = api_key_period_start(limit_reset=key.limit_reset, now=now)
+    if start is not None and (key.period_start is None or key.period_start < start):
+        usage, reserved = 0, 0
+    remaining = None
+    if key.limit_micros is not None:
+        remaining = max(0, key.limit_micros - usage - reserved)
+    return KeySpend(
+        period_usage_micros=usage,
+        period_reserved_micros=reserved,
+        total_usage_micros=key.total_usage_micros,
+        limit_remaining_micros=remaining,
+    )
+
+
+@dataclass(frozen=True)
+class KeyRateLimit:
+    rpm: int
+    max_in_flight: int
+
+
+def api_key_rate_limit(*, key: ApiKey) -> KeyRateLimit:
+    """The limits in force: the key's own, else the tenant's, else the platform default."""
+    rpm = key.rate_limit_rpm or key.organization.rate_limit_rpm or settings.DEFAULT_RATE_LIMIT_RPM
+    return KeyRateLimit(rpm=rpm, max_in_flight=key.max_in_flight or settings.DEFAULT_MAX_IN_FLIGHT)

@@ -12,6 +12,41 @@ from keys.models import ApiKey
 from keys.scopes import ALLOWED_SCOPES, DEFAULT_SCOPES
 
 TOUCH_INTERVAL = timedelta(minutes=1)
+NAME_MAX_LENGTH = 200
+# Far above any real prepaid balance, far below the BigIntegerField ceiling (9.2e18).
+LIMIT_MAX_MICROS = 1_000_000_000 * 1_000_000
+RPM_MAX = 1_000_000
+IN_FLIGHT_MAX = 10_000
+# Fields a PATCH may change; scopes, kind and the secret are fixed at creation.
+UPDATABLE_FIELDS = frozenset(
+    {"name", "disabled", "limit_micros", "limit_reset", "rate_limit_rpm", "max_in_flight",
+     "expires_at"}
+)  # fmt: skip
+
+
+def _invalid(message: str, **details) -> ApiError:
+    return ApiError(400, "invalid_request", message, **({"details": details} if details else {}))
+
+
+def _validate_settings(
+    *,
+    name: str,
+    limit_micros: int | None,
+    limit_reset: str,
+    rate_limit_rpm: int | None,
+    max_in_flight: int | None,
+) -> None:
+    """Guard the model's invariants for every caller (API, commands, dashboard)."""
+    if not isinstance(name, str) or len(name) > NAME_MAX_LENGTH:
+        raise _invalid(f"name must be a string of at most {NAME_MAX_LENGTH} characters.")
+    if limit_micros is not None and not 0 <= limit_micros <= LIMIT_MAX_MICROS:
+        raise _invalid("limit must be between 0 and 1000000000 USD, or null.")
+    if limit_reset not in ApiKey.LimitReset.values:
+        raise _invalid(f"limit_reset must be one of {ApiKey.LimitReset.values}.")
+    if rate_limit_rpm is not None and not 1 <= rate_limit_rpm <= RPM_MAX:
+        raise _invalid(f"rate_limit_rpm must be between 1 and {RPM_MAX}, or null.")
+    if max_in_flight is not None and not 1 <= max_in_flight <= IN_FLIGHT_MAX:
+        raise _invalid(f"max_in_flight must be between 1 and {IN_FLIGHT_MAX}, or null.")
 
 
 def api_key_create(
@@ -25,6 +60,7 @@ def api_key_create(
     rate_limit_rpm: int | None = None,
     max_in_flight: int | None = None,
     expires_at: datetime | None = None,
+    disabled: bool = False,
     created_by=None,
 ) -> tuple[ApiKey, str]:
     """Create a key; returns it with its secret, which is never available again."""
@@ -37,6 +73,14 @@ def api_key_create(
         raise ApiError(
             400, "invalid_request", f"Unknown scopes for a {kind} key: {sorted(unknown)}"
         )
+    scopes = sorted(set(scopes))
+    _validate_settings(
+        name=name,
+        limit_micros=limit_micros,
+        limit_reset=limit_reset,
+        rate_limit_rpm=rate_limit_rpm,
+        max_in_flight=max_in_flight,
+    )
     for _ in range(5):
         generated = crypto.generate(kind)
         try:
@@ -55,6 +99,7 @@ def api_key_create(
                     rate_limit_rpm=rate_limit_rpm,
                     max_in_flight=max_in_flight,
                     expires_at=expires_at,
+                    disabled=disabled,
                     created_by=created_by,
                 )
             return key, generated.secret
@@ -74,8 +119,40 @@ def api_key_touch(*, key: ApiKey) -> None:
     key.last_used_at = now
 
 
+def api_key_update(*, key: ApiKey, **changes) -> ApiKey:
+    """Change a key's settings. A revoked key is frozen: 409 `key_revoked`.
+
+    The write is one conditional UPDATE on `revoked_at IS NULL`, so a PATCH racing a
+    DELETE can never bring settings back to a key revoked in between.
+    """
+    unknown = set(changes) - UPDATABLE_FIELDS
+    if unknown:
+        raise _invalid(f"These fields cannot be changed: {sorted(unknown)}")
+    merged = {field: changes.get(field, getattr(key, field)) for field in UPDATABLE_FIELDS}
+    _validate_settings(
+        name=merged["name"],
+        limit_micros=merged["limit_micros"],
+        limit_reset=merged["limit_reset"],
+        rate_limit_rpm=merged["rate_limit_rpm"],
+        max_in_flight=merged["max_in_flight"],
+    )
+    if changes:
+        updated = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(**changes)
+    else:
+        updated = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).count()
+    _reload(key)
+    if not updated:
+        raise ApiError(409, "key_revoked", "This key has been revoked and can no longer change.")
+    return key
+
+
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
     """Revoke for good; revoking twice keeps the first time."""
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
-    key.refresh_from_db()
+    _reload(key)
     return key
+
+
+def _reload(key: ApiKey) -> None:
+    # Keep the organization loaded: the key is rendered right after with its tenant's limits.
+    key.refresh_from_db(from_queryset=ApiKey.objects.select_related("organization"))
