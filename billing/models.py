@@ -22,6 +22,10 @@ class CreditAccount(models.Model):
             models.CheckConstraint(
                 condition=models.Q(reserved_micros__gte=0), name="credit_reserved_nonneg"
             ),
+            # The last line of defence: services never let a balance go below zero.
+            models.CheckConstraint(
+                condition=models.Q(balance_micros__gte=0), name="credit_balance_nonneg"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -1,0 +1,40 @@
+import secrets
+from decimal import InvalidOperation
+
+from django.core.management.base import BaseCommand, CommandError
+
+from accounts.models import Organization
+from billing.models import LedgerEntry
+from billing.money import micros_to_usd_str, usd_to_micros
+from billing.services import credits_add
+
+
+class Command(BaseCommand):
+    help = "Add (or with a negative amount, remove) credits: add_credits SLUG USD [--note]."
+
+    def add_arguments(self, parser):
+        parser.add_argument("slug")
+        parser.add_argument("usd", help="Amount in USD, e.g. 10 or 2.50 (negative debits)")
+        parser.add_argument("--note", default="")
+
+    def handle(self, *args, **options):
+        organization = Organization.objects.filter(slug=options["slug"]).first()
+        if organization is None:
+            raise CommandError(f"no organization '{options['slug']}'")
+        try:
+            amount = usd_to_micros(options["usd"])
+        except (InvalidOperation, ValueError) as error:
+            raise CommandError(f"invalid amount {options['usd']!r}") from error
+        if amount == 0:
+            raise CommandError("the amount must not be zero")
+        try:
+            entry = credits_add(
+                organization=organization,
+                amount_micros=amount,
+                kind=LedgerEntry.Kind.ADJUSTMENT,
+                idempotency_key=f"cli:{secrets.token_hex(12)}",
+                note=options["note"] or "add_credits command",
+            )
+        except ValueError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(f"{micros_to_usd_str(entry.balance_after_micros)}")

@@ -1,0 +1,122 @@
+"""Prices of OCR requests: provider cost plus platform fee, in integer micro-dollars.
+
+A provider model may be priced per page, per request, per 1M input tokens and per 1M
+output tokens, in any combination. Before the call we only know the pages, so the
+worst case assumes a generous token budget per page (`WORST_CASE_*_TOKENS_PER_PAGE`);
+the settlement never charges more than that reservation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import Q
+
+from accounts.models import Organization
+from billing.models import FeePolicy
+from billing.money import ceil_div
+
+# Default fee when the operator deleted the platform row: 5.5 %, nothing fixed.
+DEFAULT_FEE_PERCENT_BP = 550
+MICROS_PER_MTOK_DIVISOR = 1_000_000
+BASIS_POINTS = 10_000
+
+
+def _tokens_per_page(kind: str) -> int:
+    return int(getattr(settings, f"BILLING_WORST_CASE_{kind}_TOKENS_PER_PAGE", 8_000))
+
+
+@dataclass(frozen=True)
+class Price:
+    provider_cost_micros: int
+    fee_micros: int
+    total_micros: int
+
+
+def fee_policy_for(*, organization: Organization) -> FeePolicy:
+    """The tenant's override, else the platform default row, else 5.5 % (unsaved)."""
+    rows = list(
+        FeePolicy.objects.filter(Q(organization=organization) | Q(organization__isnull=True))[:2]
+    )
+    for row in rows:
+        if row.organization_id == organization.pk:
+            return row
+    if rows:
+        return rows[0]
+    return FeePolicy(organization=None, percent_bp=DEFAULT_FEE_PERCENT_BP, fixed_micros=0)
+
+
+def token_cost_micros(*, tokens: int, per_mtok_micros: int) -> int:
+    """ceil(tokens × price per million tokens / 1e6): a started micro-dollar is charged."""
+    if tokens <= 0 or per_mtok_micros <= 0:
+        return 0
+    return ceil_div(tokens * per_mtok_micros, MICROS_PER_MTOK_DIVISOR)
+
+
+def fee_micros(*, provider_cost_micros: int, policy: FeePolicy) -> int:
+    percent = ceil_div(policy.percent_bp * provider_cost_micros, BASIS_POINTS)
+    return percent + policy.fixed_micros
+
+
+def _price(*, provider_cost_micros: int, organization: Organization) -> Price:
+    policy = fee_policy_for(organization=organization)
+    fee = fee_micros(provider_cost_micros=provider_cost_micros, policy=policy)
+    return Price(
+        provider_cost_micros=provider_cost_micros,
+        fee_micros=fee,
+        total_micros=provider_cost_micros + fee,
+    )
+
+
+def _check_count(name: str, value: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def provider_cost_micros(*, model, pages: int, input_tokens: int, output_tokens: int) -> int:
+    """What the provider's price list says these pages and tokens cost."""
+    return (
+        _check_count("pages", pages) * model.per_page_micros
+        + model.per_request_micros
+        + token_cost_micros(
+            tokens=_check_count("input_tokens", input_tokens),
+            per_mtok_micros=model.input_per_mtok_micros,
+        )
+        + token_cost_micros(
+            tokens=_check_count("output_tokens", output_tokens),
+            per_mtok_micros=model.output_per_mtok_micros,
+        )
+    )
+
+
+def price_worst_case(*, model, pages: int, organization: Organization) -> Price:
+    """The most this request may cost: what is reserved before the provider is called."""
+    _check_count("pages", pages)
+    cost = provider_cost_micros(
+        model=model,
+        pages=pages,
+        input_tokens=pages * _tokens_per_page("INPUT"),
+        output_tokens=pages * _tokens_per_page("OUTPUT"),
+    )
+    return _price(provider_cost_micros=cost, organization=organization)
+
+
+def price_actual(
+    *,
+    model,
+    pages: int,
+    input_tokens: int,
+    output_tokens: int,
+    upstream_cost_micros: int | None,
+    organization: Organization,
+) -> Price:
+    """The price of what the provider reported; the upstream's own cost wins when given."""
+    if upstream_cost_micros is not None:
+        cost = _check_count("upstream_cost_micros", upstream_cost_micros)
+    else:
+        cost = provider_cost_micros(
+            model=model, pages=pages, input_tokens=input_tokens, output_tokens=output_tokens
+        )
+    return _price(provider_cost_micros=cost, organization=organization)

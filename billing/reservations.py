@@ -1,0 +1,322 @@
+"""Reserve the worst-case price before a provider runs; settle or release afterwards.
+
+Every check is a conditional UPDATE whose row count decides (no read-then-write): the
+tenant's balance minus other reservations, and the key's remaining spend limit for its
+current period. Both happen in one transaction, so a refused request changes nothing.
+Lock order everywhere: reservation, credit account, key (no deadlocks between paths).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, Case, DateTimeField, F, Q, Value, When
+from django.utils import timezone
+
+from billing.models import CreditAccount, LedgerEntry, Reservation, UsageRecord
+from billing.money import micros_to_usd_str
+from billing.periods import period_start_for
+from billing.pricing import Price
+from config.api import ApiError
+from keys.models import ApiKey
+
+logger = logging.getLogger(__name__)
+
+_USAGE_TEXT = {"dialect": 20, "model": 200, "provider": 100, "error_code": 60}
+_USAGE_COUNTS = (
+    "pages",
+    "input_tokens",
+    "output_tokens",
+    "latency_ms",
+    "upstream_latency_ms",
+    "http_status",
+)
+SWEEP_BATCH = 500
+
+
+def _stale_period(period_start) -> Q:
+    return Q(period_start__isnull=True) | Q(period_start__lt=period_start)
+
+
+def _key_reserve(*, key_id: int, amount_micros: int, period_start) -> int:
+    """Add to the key's reserved amount if its limit allows; rolls the period over first."""
+    usage, reserved = F("period_usage_micros"), F("period_reserved_micros")
+    if period_start is None:
+        fits = Q(limit_micros__isnull=True) | Q(limit_micros__gte=usage + reserved + amount_micros)
+        changes = {"period_reserved_micros": reserved + amount_micros}
+    else:
+        stale = _stale_period(period_start)
+        fits = (
+            Q(limit_micros__isnull=True)
+            | (stale & Q(limit_micros__gte=reserved + amount_micros))
+            | (~stale & Q(limit_micros__gte=usage + reserved + amount_micros))
+        )
+        # A new period starts from zero usage; amounts still reserved stay reserved.
+        changes = {
+            "period_usage_micros": Case(
+                When(stale, then=Value(0)), default=usage, output_field=BigIntegerField()
+            ),
+            "period_start": Case(
+                When(stale, then=Value(period_start, output_field=DateTimeField())),
+                default=F("period_start"),
+            ),
+            "period_reserved_micros": reserved + amount_micros,
+        }
+    return ApiKey.objects.filter(fits, pk=key_id).update(**changes)
+
+
+def _insufficient(*, api_key: ApiKey, source: str, amount_micros: int, period_start) -> ApiError:
+    required = micros_to_usd_str(amount_micros)
+    if source == "balance":
+        row = (
+            CreditAccount.objects.filter(organization_id=api_key.organization_id)
+            .values_list("balance_micros", "reserved_micros")
+            .first()
+        )
+        available = max(0, row[0] - row[1]) if row else 0
+        message = (
+            f"Insufficient credits: this request needs up to ${required} and "
+            f"${micros_to_usd_str(available)} is available. Add credits to continue."
+        )
+    else:
+        key = ApiKey.objects.filter(pk=api_key.pk).values(
+            "limit_micros", "period_usage_micros", "period_reserved_micros", "period_start"
+        )
+        row = key.first() or {}
+        used = row.get("period_usage_micros", 0)
+        if period_start is not None and (
+            row.get("period_start") is None or row["period_start"] < period_start
+        ):
+            used = 0
+        limit = row.get("limit_micros") or 0
+        available = max(0, limit - used - row.get("period_reserved_micros", 0))
+        message = (
+            f"This key's spend limit is reached: this request needs up to ${required} and "
+            f"${micros_to_usd_str(available)} of the limit remains."
+        )
+    return ApiError(
+        402,
+        "insufficient_credits",
+        message,
+        limit_source=source,
+        required_usd=required,
+        available_usd=micros_to_usd_str(available),
+    )
+
+
+def reservation_create(*, api_key: ApiKey, amount_micros: int, request_id: str) -> Reservation:
+    """Hold `amount_micros` against the tenant's balance and the key's limit, or 402."""
+    if amount_micros < 0:
+        raise ValueError("a reservation cannot be negative")
+    now = timezone.now()
+    period_start = period_start_for(limit_reset=api_key.limit_reset, now=now)
+    failed = None
+    with transaction.atomic():
+        held = CreditAccount.objects.filter(
+            organization_id=api_key.organization_id,
+            balance_micros__gte=F("reserved_micros") + amount_micros,
+        ).update(reserved_micros=F("reserved_micros") + amount_micros)
+        if not held:
+            failed = "balance"
+        elif not _key_reserve(
+            key_id=api_key.pk, amount_micros=amount_micros, period_start=period_start
+        ):
+            failed = "key_limit"
+            transaction.set_rollback(True)
+        else:
+            reservation = Reservation.objects.create(
+                request_id=request_id,
+                organization_id=api_key.organization_id,
+                api_key=api_key,
+                amount_micros=amount_micros,
+                key_period_start=period_start,
+            )
+    if failed:
+        raise _insufficient(
+            api_key=api_key, source=failed, amount_micros=amount_micros, period_start=period_start
+        )
+    return reservation
+
+
+def _account_move(*, organization_id: int, release_micros: int, charge_micros: int):
+    """Release a hold and debit the balance in one statement; returns (balance, reserved)."""
+    table = CreditAccount._meta.db_table
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET balance_micros = balance_micros - %s, "
+            "reserved_micros = reserved_micros - %s, updated_at = %s "
+            "WHERE organization_id = %s RETURNING balance_micros, reserved_micros",
+            [
+                charge_micros,
+                release_micros,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                organization_id,
+            ],
+        )
+        return cursor.fetchone()
+
+
+def _key_move(*, reservation: Reservation, release_micros: int, charge_micros: int) -> None:
+    if reservation.api_key_id is None:
+        return
+    # The charge counts in the period the reservation was made in: once the key rolled
+    # over to a newer period (period_start after the reservation), it is not added there.
+    same_period = Q(period_start__isnull=True) | Q(period_start__lte=reservation.created_at)
+    changes = {"period_reserved_micros": F("period_reserved_micros") - release_micros}
+    if charge_micros:
+        changes["total_usage_micros"] = F("total_usage_micros") + charge_micros
+        changes["period_usage_micros"] = Case(
+            When(same_period, then=F("period_usage_micros") + charge_micros),
+            default=F("period_usage_micros"),
+            output_field=BigIntegerField(),
+        )
+    ApiKey.objects.filter(pk=reservation.api_key_id).update(**changes)
+
+
+def _usage_fields(usage: dict) -> dict:
+    fields = {}
+    for name, length in _USAGE_TEXT.items():
+        if usage.get(name) is not None:
+            fields[name] = str(usage[name])[:length]
+    for name in _USAGE_COUNTS:
+        if usage.get(name) is not None:
+            fields[name] = max(0, int(usage[name]))
+    return fields
+
+
+def _claim(reservation: Reservation, status: str) -> bool:
+    """Close an active reservation; False when it was settled, released or swept already."""
+    now = timezone.now()
+    claimed = Reservation.objects.filter(
+        pk=reservation.pk, status=Reservation.Status.ACTIVE
+    ).update(status=status, closed_at=now)
+    if claimed:
+        reservation.status, reservation.closed_at = status, now
+    return bool(claimed)
+
+
+def _split(price: Price, charge_micros: int) -> tuple[int, int]:
+    """(provider cost, fee) adding up to the charge when the charge is capped."""
+    if charge_micros >= price.total_micros:
+        return price.provider_cost_micros, price.fee_micros
+    cost = min(price.provider_cost_micros, charge_micros)
+    return cost, charge_micros - cost
+
+
+def reservation_settle(*, reservation: Reservation, price: Price, usage: dict) -> UsageRecord:
+    """Charge the actual price (never above the reservation) and record the request.
+
+    The record carries two extra attributes for response headers, `balance_after_micros`
+    and `available_after_micros` (balance minus other reservations), at no extra query.
+    """
+    charge = max(0, min(price.total_micros, reservation.amount_micros))
+    if price.total_micros > reservation.amount_micros:
+        logger.warning(
+            "request %s: actual price %s µ$ above the reservation %s µ$; charged the reservation",
+            reservation.request_id,
+            price.total_micros,
+            reservation.amount_micros,
+        )
+    with transaction.atomic():
+        held = reservation.amount_micros
+        if not _claim(reservation, Reservation.Status.SETTLED):
+            existing = UsageRecord.objects.filter(request_id=reservation.request_id).first()
+            if existing is not None:
+                return existing
+            # The sweeper released this hold (a very slow call): charge only if the
+            # balance still covers it, without taking anyone else's reservation.
+            held = 0
+            covered = CreditAccount.objects.filter(
+                organization_id=reservation.organization_id,
+                balance_micros__gte=F("reserved_micros") + charge,
+            ).exists()
+            if not covered:
+                logger.warning(
+                    "request %s: swept and uncovered, not charged", reservation.request_id
+                )
+                charge = 0
+        balance, reserved = _account_move(
+            organization_id=reservation.organization_id, release_micros=held, charge_micros=charge
+        )
+        _key_move(reservation=reservation, release_micros=held, charge_micros=charge)
+        cost, fee = _split(price, charge)
+        record = UsageRecord.objects.create(
+            **_usage_fields(usage),
+            request_id=reservation.request_id,
+            organization_id=reservation.organization_id,
+            api_key_id=reservation.api_key_id,
+            provider_cost_micros=cost,
+            fee_micros=fee,
+            total_micros=charge,
+            status=UsageRecord.Status.SUCCEEDED,
+        )
+        if charge:
+            LedgerEntry.objects.create(
+                organization_id=reservation.organization_id,
+                amount_micros=-charge,
+                balance_after_micros=balance,
+                kind=LedgerEntry.Kind.CHARGE,
+                idempotency_key=f"charge:{reservation.request_id}",
+                usage_record=record,
+            )
+    record.balance_after_micros = balance
+    record.available_after_micros = balance - reserved
+    return record
+
+
+def _release_hold(reservation: Reservation) -> tuple[int, int] | None:
+    row = _account_move(
+        organization_id=reservation.organization_id,
+        release_micros=reservation.amount_micros,
+        charge_micros=0,
+    )
+    _key_move(reservation=reservation, release_micros=reservation.amount_micros, charge_micros=0)
+    return row
+
+
+def reservation_release(*, reservation: Reservation, usage: dict) -> UsageRecord:
+    """Give the hold back (the call failed) and record the failed request at zero cost."""
+    row = None
+    with transaction.atomic():
+        if _claim(reservation, Reservation.Status.RELEASED):
+            row = _release_hold(reservation)
+        else:
+            existing = UsageRecord.objects.filter(request_id=reservation.request_id).first()
+            if existing is not None:
+                return existing
+        fields = _usage_fields(usage)
+        fields.setdefault("error_code", "upstream_failed")
+        if fields.get("http_status", 200) < 400:
+            fields["http_status"] = 502
+        record = UsageRecord.objects.create(
+            **fields,
+            request_id=reservation.request_id,
+            organization_id=reservation.organization_id,
+            api_key_id=reservation.api_key_id,
+            status=UsageRecord.Status.FAILED,
+        )
+    if row is not None:
+        record.balance_after_micros = row[0]
+        record.available_after_micros = row[0] - row[1]
+    return record
+
+
+def reservation_sweep(*, older_than_s: float) -> int:
+    """Release active reservations older than `older_than_s` (left by crashed workers)."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_s)
+    released = 0
+    while True:
+        batch = list(
+            Reservation.objects.filter(
+                status=Reservation.Status.ACTIVE, created_at__lt=cutoff
+            ).order_by("pk")[:SWEEP_BATCH]
+        )
+        if not batch:
+            return released
+        for reservation in batch:
+            with transaction.atomic():
+                if _claim(reservation, Reservation.Status.RELEASED):
+                    _release_hold(reservation)
+                    released += 1
