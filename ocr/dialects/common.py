@@ -1,0 +1,206 @@
+"""Helpers every dialect parser shares: reading the body safely, decoding, size checks.
+
+Parsers raise `ApiError` only; a malformed body must never reach the pipeline or turn
+into a 500 (deeply nested JSON, wrong types, huge strings, broken multipart).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.http.request import RawPostDataException
+from rest_framework import exceptions as drf_exceptions
+
+from config.api import ApiError
+
+MiB = 1024 * 1024
+# Headroom on top of the base64-inflated document size for the other JSON fields.
+BODY_SLACK_BYTES = 256 * 1024
+# A cap on any free-text field we keep (model names, filenames, languages, ...).
+MAX_SHORT_STR = 500
+MAX_PAGES_LISTED = 1000
+
+
+def base64_body_limit(max_bytes: int) -> int:
+    """Largest body that can carry a document of max_bytes encoded as base64 in JSON."""
+    return -(-max_bytes // 3) * 4 + BODY_SLACK_BYTES
+
+
+def content_length_check(request, *, limit: int, code: str, message: str) -> None:
+    """413 before a byte of the body is read when the declared length is over `limit`."""
+    raw = request.META.get("CONTENT_LENGTH") or "0"
+    try:
+        length = int(raw)
+    except ValueError:
+        raise ApiError(400, "invalid_request_body", "Content-Length is not a number.") from None
+    if length > limit:
+        raise ApiError(413, code, message)
+
+
+def request_body(request, *, code: str = "invalid_request_body") -> dict[str, Any]:
+    """The parsed body (JSON object or multipart form), or a 400 with `code`.
+
+    DRF parses lazily on first access to `request.data`; its ParseError, a JSON body
+    nested too deeply for the parser, and a JSON value that is not an object all become
+    the same 400, so a client error can never escape as a 500.
+    """
+    try:
+        data = request.data
+    except drf_exceptions.UnsupportedMediaType as exc:
+        raise ApiError(415, "unsupported_media_type", str(exc.detail)) from None
+    except (drf_exceptions.ParseError, RecursionError, RawPostDataException, ValueError):
+        raise ApiError(400, code, "The request body is not valid JSON or multipart.") from None
+    if not isinstance(data, dict):
+        raise ApiError(400, code, "The request body must be a JSON object.")
+    return data
+
+
+def is_multipart(request) -> bool:
+    return (request.content_type or "").startswith("multipart/form-data")
+
+
+def optional_str(
+    data: dict[str, Any], name: str, *, max_len: int = MAX_SHORT_STR, code: str = "invalid_request"
+) -> str | None:
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ApiError(400, code, f"'{name}' must be a string.")
+    if len(value) > max_len:
+        raise ApiError(400, code, f"'{name}' is too long (at most {max_len} characters).")
+    return value
+
+
+def optional_bool(data: dict[str, Any], name: str, *, default: bool = False) -> bool:
+    value = data.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    # Multipart form fields arrive as strings.
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+        return value.lower() in ("true", "1")
+    raise ApiError(400, "invalid_request", f"'{name}' must be a boolean.")
+
+
+def optional_object(data: dict[str, Any], name: str) -> dict[str, Any]:
+    value = data.get(name)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_request", f"'{name}' must be an object.")
+    return value
+
+
+def http_url(value: str, *, field: str) -> str:
+    """An http(s) URL as the client gave it; the SSRF-safe fetcher checks the rest."""
+    if len(value) > 8192:
+        raise ApiError(400, "invalid_url", f"'{field}' is too long.")
+    try:
+        parts = urlsplit(value)
+    except ValueError:
+        raise ApiError(400, "invalid_url", f"'{field}' is not a valid URL.") from None
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        raise ApiError(400, "invalid_url", f"'{field}' must be an http(s) URL or a data: URL.")
+    return value
+
+
+def is_data_url(value: str) -> bool:
+    return value[:5].lower() == "data:"
+
+
+def decode_document(
+    value: str,
+    *,
+    field: str,
+    max_bytes: int,
+    code: str = "invalid_base64",
+    too_large_code: str = "file_too_large",
+) -> bytes:
+    """Raw base64 or a data: URL → bytes; 400 `code` naming the field when it is neither,
+    413 `too_large_code` when the decoded document is over `max_bytes`."""
+    from ocr.intake.sources import decode_base64
+
+    try:
+        data = decode_base64(value, max_bytes=max_bytes)
+    except ApiError as exc:
+        if exc.status == 413:
+            raise ApiError(413, too_large_code, exc.message) from exc
+        raise ApiError(400, code, f"'{field}' is not valid base64 or a data URL.") from exc
+    if not data:
+        raise ApiError(400, code, f"'{field}' decodes to an empty document.")
+    return data
+
+
+def size_check(data: bytes, *, max_bytes: int, code: str = "file_too_large") -> None:
+    if len(data) > max_bytes:
+        raise ApiError(
+            413, code, f"The document is {len(data)} bytes; the limit is {max_bytes} bytes."
+        )
+
+
+def pages_list(value: Any, *, field: str = "pages") -> list[int] | None:
+    """0-based page indices from a list of ints or a '0,2-4' string (Mistral accepts both)."""
+    if value is None or value == "" or value == []:
+        return None
+    pages: list[int] = []
+    if isinstance(value, str):
+        if len(value) > 10_000:
+            raise ApiError(400, "invalid_pages", f"'{field}' is too long.")
+        for part in value.split(","):
+            part = part.strip()
+            match = re.fullmatch(r"(\d{1,6})(?:\s*-\s*(\d{1,6}))?", part)
+            if not match:
+                raise ApiError(400, "invalid_pages", f"'{field}' has an invalid entry '{part}'.")
+            start = int(match.group(1))
+            end = int(match.group(2)) if match.group(2) else start
+            if end < start or end - start >= MAX_PAGES_LISTED:
+                raise ApiError(400, "invalid_pages", f"'{field}' has an invalid range '{part}'.")
+            pages.extend(range(start, end + 1))
+            if len(pages) > MAX_PAGES_LISTED:
+                break
+    elif isinstance(value, list):
+        for item in value[: MAX_PAGES_LISTED + 1]:
+            if isinstance(item, str) and item.strip().isdigit():
+                item = int(item.strip())
+            if isinstance(item, bool) or not isinstance(item, int) or item < 0:
+                raise ApiError(
+                    400, "invalid_pages", f"'{field}' must be a list of page indices (0-based)."
+                )
+            pages.append(item)
+    else:
+        raise ApiError(400, "invalid_pages", f"'{field}' must be a list of page indices.")
+    if len(pages) > MAX_PAGES_LISTED:
+        raise ApiError(413, "too_many_pages", f"At most {MAX_PAGES_LISTED} pages per request.")
+    return sorted(set(pages))
+
+
+_MD_TABLE_RULE = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
+
+
+def strip_markdown(markdown: str) -> str:
+    """Plain text from the engine's Markdown: no heading marks, emphasis or table pipes."""
+    lines = []
+    for line in markdown.splitlines():
+        if _MD_TABLE_RULE.match(line):
+            continue
+        stripped = line.strip()
+        if stripped.startswith("|") and stripped.endswith("|") and len(stripped) > 1:
+            cells = [cell.strip() for cell in stripped[1:-1].split("|")]
+            line = "\t".join(cells)
+        line = re.sub(r"^\s{0,3}#{1,6}\s+", "", line)
+        line = re.sub(r"^\s*[-*+]\s+", "", line)
+        line = re.sub(r"(\*\*|__)(.+?)\1", r"\2", line)
+        line = re.sub(r"(?<![\w*])\*(?!\s)(.+?)(?<!\s)\*(?![\w*])", r"\1", line)
+        line = re.sub(r"!\[([^\]]*)\]\([^)]*\)", r"\1", line)
+        line = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", line)
+        line = re.sub(r"\\([\\`*_{}\[\]()#+\-.!|])", r"\1", line)
+        lines.append(line.rstrip())
+    return "\n".join(lines).strip()
+
+
+def word_count(text: str) -> int:
+    return len(text.split())

@@ -1,0 +1,277 @@
+"""Mistral OCR on `POST /v1/ocr` (a body with `document`), so the official SDK works here.
+
+The reference for every field is the `mistralai` SDK's models (`OCRRequest`,
+`OCRResponse`, `OCRPageObject`, blocks and confidence models). Annotation formats are
+accepted and ignored (no annotation model runs here): `document_annotation` is null.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from config.api import ApiError
+from ocr.dialects.common import (
+    MiB,
+    decode_document,
+    http_url,
+    is_data_url,
+    optional_bool,
+    optional_str,
+    pages_list,
+)
+from ocr.types import DocumentSource, OcrRequest
+
+DIALECT = "mistral"
+MAX_BYTES = 50 * MiB
+MAX_PAGES = 1000
+TABLE_FORMATS = ("markdown", "html")
+GRANULARITIES = ("word", "page", "block")
+# Block types the SDK knows; anything else the engine produces is rendered as text.
+BLOCK_TYPES = {
+    "aside_text",
+    "caption",
+    "code",
+    "equation",
+    "footer",
+    "header",
+    "image",
+    "list",
+    "references",
+    "signature",
+    "table",
+    "text",
+    "title",
+}
+
+
+def _choice(body: dict[str, Any], name: str, allowed: tuple[str, ...]) -> str | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if value not in allowed:
+        raise ApiError(400, "invalid_request", f"'{name}' must be one of: {', '.join(allowed)}.")
+    return value
+
+
+def _optional_int(body: dict[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ApiError(400, "invalid_request", f"'{name}' must be a non-negative integer.")
+    return value
+
+
+def source_from(document: Any, *, max_bytes: int = MAX_BYTES) -> DocumentSource:
+    """The Mistral `document` object (also accepted by seed 004) → a DocumentSource."""
+    if not isinstance(document, dict):
+        raise ApiError(400, "invalid_request", "'document' must be an object.")
+    kind = document.get("type")
+    filename = optional_str(document, "document_name", max_len=255)
+    if kind == "file" or (kind is None and "file_id" in document):
+        raise ApiError(
+            400,
+            "unsupported_document_type",
+            "Uploaded file ids are not supported; send a document_url or image_url.",
+        )
+    if kind in (None, "document_url") and "document_url" in document:
+        url = document["document_url"]
+        field = "document.document_url"
+    elif kind in (None, "image_url") and "image_url" in document:
+        url = document["image_url"]
+        if isinstance(url, dict):
+            url = url.get("url")
+        field = "document.image_url"
+    else:
+        raise ApiError(
+            400,
+            "invalid_request",
+            "'document' must be {type: document_url, document_url} or {type: image_url, "
+            "image_url}.",
+        )
+    if not isinstance(url, str) or not url:
+        raise ApiError(400, "invalid_request", f"'{field}' must be a non-empty string.")
+    if is_data_url(url):
+        data = decode_document(url, field=field, max_bytes=max_bytes)
+        return DocumentSource(data=data, filename=filename)
+    return DocumentSource(url=http_url(url, field=field), filename=filename)
+
+
+def parse_body(body: dict[str, Any]) -> OcrRequest:
+    source = source_from(body.get("document"))
+    pages = pages_list(body.get("pages"))
+    if pages is not None and len(pages) > MAX_PAGES:
+        raise ApiError(413, "too_many_pages", f"At most {MAX_PAGES} pages per request.")
+    for name in ("bbox_annotation_format", "document_annotation_format"):
+        if body.get(name) is not None and not isinstance(body[name], dict):
+            raise ApiError(400, "invalid_request", f"'{name}' must be an object.")
+    for name in ("image_limit", "image_min_size"):
+        _optional_int(body, name)
+    optional_str(body, "id", max_len=200)
+    optional_str(body, "document_annotation_prompt", max_len=20_000)
+    table_format = _choice(body, "table_format", TABLE_FORMATS)
+    options = {
+        "table_format": table_format,
+        "include_blocks": optional_bool(body, "include_blocks", default=True),
+        "confidence_scores_granularity": _choice(
+            body, "confidence_scores_granularity", GRANULARITIES
+        ),
+        "extract_header": optional_bool(body, "extract_header"),
+        "extract_footer": optional_bool(body, "extract_footer"),
+        "image_limit": _optional_int(body, "image_limit"),
+    }
+    return OcrRequest(
+        dialect=DIALECT,
+        source=source,
+        max_bytes=MAX_BYTES,
+        model=optional_str(body, "model", max_len=200),
+        pages=pages,
+        include_image_base64=optional_bool(body, "include_image_base64"),
+        extract_tables=table_format is not None,
+        options=options,
+    )
+
+
+def _box(bbox) -> dict[str, int]:
+    x0, y0, x1, y1 = bbox if bbox else (0, 0, 0, 0)
+    return {
+        "top_left_x": int(x0),
+        "top_left_y": int(y0),
+        "bottom_right_x": int(round(x1)),
+        "bottom_right_y": int(round(y1)),
+    }
+
+
+def _block(block, *, granularity: str | None, table_id: str | None) -> dict[str, Any]:
+    kind = block.type if block.type in BLOCK_TYPES else "text"
+    out: dict[str, Any] = {"type": kind, **_box(block.bbox), "content": block.content}
+    if kind == "table" and table_id:
+        out["table_id"] = table_id
+    if granularity == "block":
+        out["confidence_scores"] = {
+            "average_content_confidence_score": block.confidence,
+            "minimum_content_confidence_score": block.confidence,
+            "block_type_confidence_score": None,
+        }
+    return out
+
+
+def _word_scores(page) -> list[dict[str, Any]]:
+    """Per-word scores: the engine scores lines, so each word carries its line's score."""
+    scores: list[dict[str, Any]] = []
+    cursor = 0
+    for block in page.blocks:
+        if block.confidence is None:
+            continue
+        for word in block.content.split():
+            found = page.markdown.find(word, cursor)
+            if found < 0:
+                continue
+            scores.append({"text": word, "confidence": block.confidence, "start_index": found})
+            cursor = found + len(word)
+    return scores
+
+
+def _page_scores(page, granularity: str) -> dict[str, Any]:
+    values = [b.confidence for b in page.blocks if b.confidence is not None]
+    average = (
+        page.confidence
+        if page.confidence is not None
+        else (sum(values) / len(values) if values else 0.0)
+    )
+    scores: dict[str, Any] = {
+        "average_page_confidence_score": average,
+        "minimum_page_confidence_score": min(values) if values else average,
+    }
+    if granularity == "word":
+        scores["word_confidence_scores"] = _word_scores(page)
+    return scores
+
+
+def _page(page, options: dict[str, Any], include_image_base64: bool) -> dict[str, Any]:
+    markdown = page.markdown
+    table_format = options.get("table_format")
+    tables = []
+    table_ids: list[str] = []
+    if table_format:
+        for number, table in enumerate(page.tables):
+            ext = "html" if table_format == "html" else "md"
+            table_id = f"tbl-{number}.{ext}"
+            content = table.markdown if ext == "md" else _table_html(table)
+            tables.append({"id": table_id, "content": content, "format": table_format})
+            table_ids.append(table_id)
+            # As Mistral does: the table leaves the page's markdown, a link takes its place.
+            if table.markdown and table.markdown in markdown:
+                markdown = markdown.replace(table.markdown, f"[{table_id}]({table_id})", 1)
+    header = footer = None
+    if options.get("extract_header") or options.get("extract_footer"):
+        for block in page.blocks:
+            if block.type == "header" and options.get("extract_header"):
+                header = block.content
+                markdown = markdown.replace(block.content, "", 1).strip()
+            if block.type == "footer" and options.get("extract_footer"):
+                footer = block.content
+                markdown = markdown.replace(block.content, "", 1).strip()
+    images = []
+    for image in page.images:
+        item = {
+            "id": image.get("id", ""),
+            "top_left_x": image.get("top_left_x"),
+            "top_left_y": image.get("top_left_y"),
+            "bottom_right_x": image.get("bottom_right_x"),
+            "bottom_right_y": image.get("bottom_right_y"),
+        }
+        if include_image_base64:
+            item["image_base64"] = image.get("image_base64")
+        images.append(item)
+    out: dict[str, Any] = {
+        "index": page.index,
+        "markdown": markdown,
+        "images": images,
+        "dimensions": {"dpi": page.dpi, "height": page.height, "width": page.width},
+        "tables": tables,
+        "hyperlinks": [],
+        "header": header,
+        "footer": footer,
+    }
+    granularity = options.get("confidence_scores_granularity")
+    if options.get("include_blocks", True):
+        table_iter = iter(table_ids)
+        out["blocks"] = [
+            _block(
+                b,
+                granularity=granularity,
+                table_id=next(table_iter, None) if b.type == "table" else None,
+            )
+            for b in page.blocks
+        ]
+    if granularity:
+        out["confidence_scores"] = _page_scores(page, granularity)
+    return out
+
+
+def _table_html(table) -> str:
+    from html import escape
+
+    head = "".join(f"<th>{escape(cell)}</th>" for cell in table.headers)
+    rows = "".join(
+        "<tr>" + "".join(f"<td>{escape(cell)}</td>" for cell in row) + "</tr>" for row in table.rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>"
+
+
+def render(outcome, ocr_request: OcrRequest) -> dict[str, Any]:
+    result = outcome.result
+    return {
+        "pages": [
+            _page(page, ocr_request.options, ocr_request.include_image_base64)
+            for page in result.pages
+        ],
+        "model": result.model,
+        "usage_info": {
+            "pages_processed": len(result.pages),
+            "doc_size_bytes": len(outcome.document.data),
+        },
+        "document_annotation": None,
+        "text": result.text,
+    }
