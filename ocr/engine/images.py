@@ -1,0 +1,117 @@
+"""Decoding one page to pixels inside a worker, with memory bounded.
+
+Large scans are reduced while they are decoded where the format allows (JPEG DCT
+scaling) and scaled down right after otherwise, so a 5000x7000 scan never sits in a
+worker at full size in colour. Coordinates are reported in the original page pixels.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+from ocr.engine.tasks import PageTask
+
+# The longest side OCR ever looks at. Receipts photographed at 300-600 dpi have text
+# far taller than the recogniser's 48-pixel input needs, so more only costs memory.
+WORK_MAX_SIDE = 3200
+WORK_MAX_PIXELS = 6_000_000
+
+
+class PageDecodeError(Exception):
+    """The page's bytes cannot be decoded (damaged file)."""
+
+
+@dataclass
+class PageImage:
+    pixels: np.ndarray  # HxWx3 uint8 RGB at working resolution
+    width: int  # page size in its own pixels (PDF: at the render DPI)
+    height: int
+    dpi: int
+    scale: float  # working pixels per page pixel
+
+
+def _work_scale(width: int, height: int) -> float:
+    scale = min(1.0, WORK_MAX_SIDE / max(width, height))
+    if width * height * scale * scale > WORK_MAX_PIXELS:
+        scale = (WORK_MAX_PIXELS / (width * height)) ** 0.5
+    return scale
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # Transparent pixels are black underneath; text drawn on them would vanish.
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    if image.mode.startswith("I;16") or image.mode in ("I", "F"):
+        array = np.asarray(image, dtype=np.float32)
+        low, high = float(array.min()), float(array.max())
+        array = (array - low) * (255.0 / (high - low or 1.0))
+        return Image.fromarray(array.astype(np.uint8)).convert("RGB")
+    return image.convert("RGB")
+
+
+def image_page_load(task: PageTask) -> PageImage:
+    source = io.BytesIO(task.data) if task.data is not None else task.path
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            image = Image.open(source)
+            if task.index:
+                image.seek(task.index)
+            width, height = image.size
+            if width * height > task.max_pixels:
+                raise PageDecodeError("too many pixels")
+            dpi_info = image.info.get("dpi") or (72, 72)
+            dpi = int(round(float(dpi_info[0]))) or 72
+            scale = _work_scale(width, height)
+            if image.format == "JPEG" and scale < 0.9:
+                image.draft("RGB", (int(width * scale) + 1, int(height * scale) + 1))
+            image = _to_rgb(image)
+    except PageDecodeError:
+        raise
+    except Exception as exc:  # damaged files raise many PIL and codec errors
+        raise PageDecodeError(str(exc)) from exc
+    target = (max(1, round(width * scale)), max(1, round(height * scale)))
+    if image.size != target:
+        image = image.resize(
+            target, Image.Resampling.LANCZOS if scale > 0.5 else Image.Resampling.BOX
+        )
+    pixels = np.asarray(image)
+    return PageImage(pixels=pixels, width=width, height=height, dpi=dpi, scale=target[0] / width)
+
+
+def pdf_page_render(task: PageTask) -> PageImage:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(
+            task.data if task.data is not None else task.path, password=task.password
+        )
+        page = pdf[task.index]
+        width_pt, height_pt = page.get_size()
+        dpi = task.render_dpi
+        # Cap the render by pixels too: a poster-sized page must not become a bomb.
+        pixel_cap = min(task.max_pixels, WORK_MAX_PIXELS)
+        if (width_pt * dpi / 72) * (height_pt * dpi / 72) > pixel_cap:
+            dpi = int((pixel_cap / (width_pt * height_pt)) ** 0.5 * 72)
+        longest = max(width_pt, height_pt) * dpi / 72
+        if longest > WORK_MAX_SIDE:
+            dpi = int(dpi * WORK_MAX_SIDE / longest)
+        dpi = max(dpi, 36)
+        bitmap = page.render(scale=dpi / 72, grayscale=True, may_draw_forms=True)
+        gray = bitmap.to_numpy().copy()
+        page.close()
+        pdf.close()
+    except Exception as exc:
+        raise PageDecodeError(str(exc)) from exc
+    if gray.ndim == 3:
+        gray = gray[:, :, 0]
+    pixels = np.repeat(gray[:, :, None], 3, axis=2)
+    height, width = gray.shape
+    return PageImage(pixels=pixels, width=width, height=height, dpi=dpi, scale=1.0)

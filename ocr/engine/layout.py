@@ -1,0 +1,203 @@
+"""From recognised lines to a page: rows, paragraphs, headings, tables, Markdown.
+
+Rows are lines whose vertical centres agree; a run of rows whose pieces sit in the
+same columns becomes a table; a row clearly taller than the body text on its own is a
+heading; the rest are paragraphs split at vertical gaps. Everything is in reading
+order, top to bottom and left to right.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import median
+
+from ocr.engine.tasks import Line
+from ocr.types import Block, Table
+
+
+@dataclass
+class Row:
+    lines: list[Line]
+
+    @property
+    def top(self) -> float:
+        return min(line.box[1] for line in self.lines)
+
+    @property
+    def bottom(self) -> float:
+        return max(line.box[3] for line in self.lines)
+
+    @property
+    def height(self) -> float:
+        return median(line.box[3] - line.box[1] for line in self.lines)
+
+    @property
+    def text(self) -> str:
+        return " ".join(line.text for line in self.lines)
+
+
+def rows_build(lines: list[Line]) -> list[Row]:
+    """Group lines into rows by vertical overlap, each row sorted left to right."""
+    rows: list[Row] = []
+    for line in sorted(lines, key=lambda item: (item.box[1] + item.box[3]) / 2):
+        centre = (line.box[1] + line.box[3]) / 2
+        height = line.box[3] - line.box[1]
+        best = None
+        for row in rows[-4:]:
+            row_centre = (row.top + row.bottom) / 2
+            limit = 0.5 * min(height, row.height)
+            overlaps_x = any(
+                line.box[0] < other.box[2] - 2 and other.box[0] < line.box[2] - 2
+                for other in row.lines
+            )
+            if abs(centre - row_centre) <= limit and not overlaps_x:
+                best = row
+        if best is None:
+            rows.append(Row(lines=[line]))
+        else:
+            best.lines.append(line)
+    for row in rows:
+        row.lines.sort(key=lambda item: item.box[0])
+    rows.sort(key=lambda row: row.top)
+    return rows
+
+
+def _columns(rows: list[Row], gap: float) -> list[tuple[float, float]] | None:
+    """Column spans shared by `rows`, or None when their pieces do not line up."""
+    spans: list[list[float]] = []
+    for row in rows:
+        for line in row.lines:
+            spans.append([line.box[0], line.box[2]])
+    spans.sort()
+    merged: list[list[float]] = []
+    for x0, x1 in spans:
+        if merged and x0 <= merged[-1][1] + gap * 0.5:
+            merged[-1][1] = max(merged[-1][1], x1)
+        else:
+            merged.append([x0, x1])
+    if len(merged) < 2:
+        return None
+    columns = [(x0, x1) for x0, x1 in merged]
+    for row in rows:
+        used = [_column_of(line, columns) for line in row.lines]
+        if len(set(used)) != len(used):
+            return None
+    return columns
+
+
+def _column_of(line: Line, columns: list[tuple[float, float]]) -> int:
+    centre = (line.box[0] + line.box[2]) / 2
+    for index, (x0, x1) in enumerate(columns):
+        if x0 - 1 <= centre <= x1 + 1:
+            return index
+    return min(range(len(columns)), key=lambda i: abs((columns[i][0] + columns[i][1]) / 2 - centre))
+
+
+def _is_table_row(row: Row, gap: float) -> bool:
+    if len(row.lines) < 2:
+        return False
+    return all(b.box[0] - a.box[2] >= gap for a, b in zip(row.lines, row.lines[1:], strict=False))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").strip()
+
+
+def table_markdown(headers: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(_cell(h) for h in headers) + " |"]
+    lines.append("|" + "|".join(" --- " for _ in headers) + "|")
+    lines += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _table_build(rows: list[Row], columns: list[tuple[float, float]]) -> Table:
+    grid = []
+    for row in rows:
+        cells = [""] * len(columns)
+        for line in row.lines:
+            index = _column_of(line, columns)
+            cells[index] = (cells[index] + " " + line.text).strip()
+        grid.append(cells)
+    return Table(headers=grid[0], rows=grid[1:], markdown=table_markdown(grid[0], grid[1:]))
+
+
+def _bbox(lines: list[Line]) -> tuple[float, float, float, float]:
+    return (
+        round(min(line.box[0] for line in lines), 1),
+        round(min(line.box[1] for line in lines), 1),
+        round(max(line.box[2] for line in lines), 1),
+        round(max(line.box[3] for line in lines), 1),
+    )
+
+
+def _confidence(lines: list[Line]) -> float:
+    return round(sum(line.confidence for line in lines) / len(lines), 4)
+
+
+def page_layout(lines: list[Line]) -> tuple[str, list[Block], list[Table]]:
+    """Markdown, blocks and tables for one page of recognised lines."""
+    if not lines:
+        return "", [], []
+    rows = rows_build(lines)
+    body = median(row.height for row in rows)
+    gap = max(body * 1.2, 8.0)  # a space wider than ~two characters separates columns
+    blocks: list[Block] = []
+    tables: list[Table] = []
+    parts: list[str] = []
+    paragraph: list[Row] = []
+
+    def flush() -> None:
+        if paragraph:
+            members = [line for row in paragraph for line in row.lines]
+            text = "\n".join(row.text for row in paragraph)
+            blocks.append(Block("text", text, _bbox(members), _confidence(members)))
+            parts.append(text)
+            paragraph.clear()
+
+    index = 0
+    while index < len(rows):
+        row = rows[index]
+        # A run of at least three rows whose pieces line up in columns is a table.
+        end = index
+        while end < len(rows) and _is_table_row(rows[end], gap):
+            end += 1
+        if end - index >= 3:
+            columns = _columns(rows[index:end], gap)
+            if columns and len(columns) <= 8:
+                flush()
+                table = _table_build(rows[index:end], columns)
+                members = [line for r in rows[index:end] for line in r.lines]
+                tables.append(table)
+                blocks.append(Block("table", table.markdown, _bbox(members), _confidence(members)))
+                parts.append(table.markdown)
+                index = end
+                continue
+        previous = paragraph[-1] if paragraph else None
+        if previous is not None and row.top - previous.bottom > body * 0.9:
+            flush()
+        is_heading = row.height >= body * 1.5 and len(row.text) <= 80 and len(rows) > 2
+        if is_heading:
+            flush()
+            level = "#" if row.height >= body * 2.0 else "##"
+            blocks.append(Block("title", row.text, _bbox(row.lines), _confidence(row.lines)))
+            parts.append(f"{level} {row.text}")
+        else:
+            paragraph.append(row)
+        index += 1
+    flush()
+    return "\n\n".join(parts), blocks, tables
+
+
+def markdown_plain(markdown: str) -> str:
+    """The words of a page's Markdown without its markup (table rules, pipes, #)."""
+    out = []
+    for line in markdown.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("|") and set(stripped) <= set("|-: "):
+            continue
+        if stripped.startswith("|"):
+            cells = [c.strip().replace("\\|", "|") for c in stripped.strip("|").split(" | ")]
+            out.append(" ".join(c for c in cells if c))
+            continue
+        out.append(stripped.lstrip("#").strip() if stripped.startswith("#") else line)
+    return "\n".join(out)

@@ -1,0 +1,95 @@
+"""Reading PDF pages that carry a text layer, with PDFium, in the web process.
+
+No OCR and no rendering: a born-digital page's own text is exact and costs about a
+millisecond. A page counts as having a text layer when it has real characters, unless
+it is a scan with only a few stray characters over a full-page image (then it is OCRed).
+"""
+
+from __future__ import annotations
+
+import re
+
+from ocr.engine.layout import rows_build
+from ocr.engine.tasks import Line
+from ocr.intake.document import PDFIUM_LOCK, Document, pdf_open
+from ocr.types import Block, PageResult
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+# Fewer characters than this over a page-sized image: a scan with a stamp or page number.
+_SCAN_TEXT_MAX_CHARS = 40
+
+
+def text_normalize(text: str) -> str:
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _CONTROL.sub("", text)
+    return "\n".join(line.rstrip() for line in text.split("\n")).strip()
+
+
+def _image_coverage(page, width: float, height: float) -> float:
+    import pypdfium2.raw as pdfium_c
+
+    covered = 0.0
+    for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
+        left, bottom, right, top = obj.get_pos()
+        covered = max(covered, max(0.0, right - left) * max(0.0, top - bottom))
+    return covered / max(width * height, 1.0)
+
+
+def _page_read(page, index: int) -> PageResult | None:
+    width, height = page.get_size()
+    textpage = page.get_textpage()
+    try:
+        text = text_normalize(textpage.get_text_range())
+        if not any(ch.isalnum() for ch in text):
+            return None
+        if len(text) < _SCAN_TEXT_MAX_CHARS and _image_coverage(page, width, height) > 0.5:
+            return None
+        lines = []
+        for rect_index in range(min(textpage.count_rects(), 5000)):
+            left, bottom, right, top = textpage.get_rect(rect_index)
+            piece = text_normalize(textpage.get_text_bounded(left, bottom, right, top))
+            if piece:
+                lines.append(Line(piece, (left, height - top, right, height - bottom), 1.0))
+    finally:
+        textpage.close()
+    blocks = [
+        Block(
+            "text",
+            row.text,
+            (
+                round(min(line.box[0] for line in row.lines), 1),
+                round(row.top, 1),
+                round(max(line.box[2] for line in row.lines), 1),
+                round(row.bottom, 1),
+            ),
+            1.0,
+        )
+        for row in rows_build(lines)
+    ]
+    return PageResult(
+        index=index,
+        markdown=text,
+        width=round(width),
+        height=round(height),
+        dpi=72,
+        blocks=blocks,
+        confidence=1.0,
+        from_text_layer=True,
+    )
+
+
+def pdf_text_layer_read(document: Document) -> dict[int, PageResult | None]:
+    """Each selected page's text-layer result, or None where the page must be OCRed."""
+    results: dict[int, PageResult | None] = {}
+    with PDFIUM_LOCK:
+        pdf = pdf_open(document.data, password=document.password)
+        try:
+            for index in document.pages:
+                page = pdf[index]
+                try:
+                    results[index] = _page_read(page, index)
+                finally:
+                    page.close()
+        finally:
+            pdf.close()
+    return results

@@ -1,0 +1,87 @@
+"""What runs inside an OCR worker process: one page in, one `PageResult` out.
+
+The engines are loaded once per process (the models take ~0.3 s and ~150 MiB) and
+onnxruntime's intra-op threads are capped, so N workers use about N x OCR_THREADS cores.
+Nothing here imports Django: workers are spawned, not forked, and never configure it.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+
+from ocr.engine.images import PageDecodeError, PageImage, image_page_load, pdf_page_render
+from ocr.engine.layout import page_layout
+from ocr.engine.tasks import Line, PageTask
+
+_STATE: dict = {"threads": 1, "timeout_s": 60.0, "rapidocr": None}
+
+
+def worker_init(threads: int, timeout_s: float, preload: bool = True) -> None:
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[name] = str(threads)
+    os.environ["OMP_THREAD_LIMIT"] = "1"
+    import cv2
+
+    cv2.setNumThreads(1)
+    _STATE["threads"] = threads
+    _STATE["timeout_s"] = timeout_s
+    if preload:
+        _rapidocr()
+
+
+def _rapidocr():
+    if _STATE["rapidocr"] is None:
+        from ocr.engine.rapid import RapidRecognizer
+
+        _STATE["rapidocr"] = RapidRecognizer(threads=_STATE["threads"])
+    return _STATE["rapidocr"]
+
+
+def peak_rss_mib() -> float:
+    """This worker's peak resident memory (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def page_lines(task: PageTask, page: PageImage) -> tuple[list[Line], int]:
+    if task.engine == "tesseract":
+        from ocr.engine.tesseract import tesseract_read
+
+        lines = tesseract_read(page.pixels, language=task.language, timeout_s=_STATE["timeout_s"])
+        return lines, 0
+    return _rapidocr().read(page.pixels)
+
+
+def page_run(task: PageTask):
+    """OCR one page. Raises PageDecodeError for damaged input, anything else is a failure."""
+    from ocr.types import PageResult
+
+    page = pdf_page_render(task) if task.kind == "pdf" else image_page_load(task)
+    lines, turn = page_lines(task, page)
+    width, height = page.width, page.height
+    if turn in (90, 270):
+        width, height = height, width
+    if page.scale != 1.0:
+        factor = 1.0 / page.scale
+        lines = [
+            Line(line.text, tuple(value * factor for value in line.box), line.confidence)
+            for line in lines
+        ]
+    markdown, blocks, tables = page_layout(lines)
+    total = sum(len(line.text) for line in lines)
+    confidence = (
+        round(sum(line.confidence * len(line.text) for line in lines) / total, 4) if total else None
+    )
+    return PageResult(
+        index=task.index,
+        markdown=markdown,
+        width=width,
+        height=height,
+        dpi=page.dpi,
+        blocks=blocks,
+        tables=tables,
+        confidence=confidence,
+    )
+
+
+__all__ = ["PageDecodeError", "page_run", "peak_rss_mib", "worker_init"]
