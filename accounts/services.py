@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+import hashlib
+from datetime import timedelta
+
 from django.contrib.auth import get_user_model
+from django.core.mail import send_mail
 from django.db import transaction
+from django.utils import timezone
 from django.utils.text import slugify
 
 from accounts.ids import random_base62
-from accounts.models import Membership, Organization
+from accounts.models import Invitation, Membership, Organization
 from billing.models import CreditAccount
 from config.api import ApiError
 
@@ -62,3 +67,117 @@ def tenant_create(*, slug: str, owner_email: str, password: str | None = None) -
         if user is None:
             user = user_create(email=owner_email, password=password)
         return organization_create(slug=slug, name=slug, owner=user)
+
+
+# --- Members and invitations (dashboard) -------------------------------------------
+
+INVITATION_TTL = timedelta(days=7)
+MANAGER_ROLES = (Membership.Role.OWNER, Membership.Role.ADMIN)
+
+
+def invitation_token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def invitation_create(
+    *, organization: Organization, email: str, role: str, invited_by
+) -> tuple[Invitation, str]:
+    """A pending invitation and its token (only the hash is kept; the link is mailed once)."""
+    email = User.objects.normalize_email(email).strip().lower()
+    if not email or "@" not in email:
+        raise ApiError(400, "invalid_request", "A valid e-mail address is required.")
+    if role not in Membership.Role.values:
+        raise ApiError(400, "invalid_request", "Unknown role.")
+    if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
+        raise ApiError(409, "conflict", f"{email} is already a member.")
+    token = random_base62(40)
+    invitation = Invitation.objects.create(
+        organization=organization,
+        email=email,
+        role=role,
+        token_hash=invitation_token_hash(token),
+        invited_by=invited_by,
+        expires_at=timezone.now() + INVITATION_TTL,
+    )
+    return invitation, token
+
+
+def invitation_email_send(*, invitation: Invitation, accept_url: str) -> None:
+    inviter = invitation.invited_by.email if invitation.invited_by else "Someone"
+    send_mail(
+        subject=f"You are invited to {invitation.organization.name} on OCR Gateway",
+        message=(
+            f"{inviter} invited you to join {invitation.organization.name} as "
+            f"{invitation.role}.\n\nAccept within 7 days: {accept_url}\n"
+        ),
+        from_email=None,
+        recipient_list=[invitation.email],
+    )
+
+
+def invitation_accept(*, invitation: Invitation, user) -> Membership:
+    """Join the organization; the invitation is used once, by the address it was sent to."""
+    if invitation.revoked_at is not None or invitation.accepted_at is not None:
+        raise ApiError(410, "invitation_used", "This invitation is no longer valid.")
+    if invitation.expires_at <= timezone.now():
+        raise ApiError(410, "invitation_expired", "This invitation has expired.")
+    if (user.email or "").lower() != invitation.email.lower():
+        raise ApiError(
+            403, "invitation_wrong_user", f"This invitation was sent to {invitation.email}."
+        )
+    with transaction.atomic():
+        # The conditional UPDATE is the lock: two clicks accept once.
+        claimed = Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
+            accepted_at=timezone.now(), accepted_by=user
+        )
+        if not claimed:
+            raise ApiError(410, "invitation_used", "This invitation is no longer valid.")
+        membership, _ = Membership.objects.get_or_create(
+            organization=invitation.organization, user=user, defaults={"role": invitation.role}
+        )
+    return membership
+
+
+def invitation_revoke(*, invitation: Invitation) -> None:
+    Invitation.objects.filter(pk=invitation.pk, accepted_at__isnull=True).update(
+        revoked_at=timezone.now()
+    )
+
+
+def _check_can_manage(*, actor: Membership, target: Membership, new_role: str | None) -> None:
+    if actor.role not in MANAGER_ROLES:
+        raise ApiError(403, "forbidden", "Only owners and admins manage members.")
+    if actor.role != Membership.Role.OWNER and (
+        target.role == Membership.Role.OWNER or new_role == Membership.Role.OWNER
+    ):
+        raise ApiError(403, "forbidden", "Only an owner can change an owner.")
+
+
+def _ensure_owner_remains(*, target: Membership) -> None:
+    if target.role != Membership.Role.OWNER:
+        return
+    owners = Membership.objects.select_for_update().filter(
+        organization_id=target.organization_id, role=Membership.Role.OWNER
+    )
+    if len(owners) <= 1:
+        raise ApiError(409, "last_owner", "An organization keeps at least one owner.")
+
+
+def membership_role_set(*, actor: Membership, membership: Membership, role: str) -> Membership:
+    if role not in Membership.Role.values:
+        raise ApiError(400, "invalid_request", "Unknown role.")
+    _check_can_manage(actor=actor, target=membership, new_role=role)
+    with transaction.atomic():
+        if role != Membership.Role.OWNER:
+            _ensure_owner_remains(target=membership)
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+def membership_remove(*, actor: Membership, membership: Membership) -> None:
+    if actor.pk != membership.pk:  # leaving needs no rights, removing others does
+        _check_can_manage(actor=actor, target=membership, new_role=None)
+    with transaction.atomic():
+        _ensure_owner_remains(target=membership)
+        membership.delete()

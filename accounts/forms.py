@@ -1,0 +1,138 @@
+"""Dashboard forms. They validate input only; views hand the cleaned data to one service."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
+
+from accounts.models import Membership
+from keys.models import ApiKey
+from keys.scopes import ALLOWED_SCOPES
+
+SCOPE_CHOICES = sorted({(s, s) for scopes in ALLOWED_SCOPES.values() for s in scopes})
+MAX_TOPUP_USD = Decimal("10000")
+
+
+class SignupForm(forms.Form):
+    email = forms.EmailField(label="E-mail", max_length=150)
+    password1 = forms.CharField(label="Password", widget=forms.PasswordInput, strip=False)
+    password2 = forms.CharField(label="Password again", widget=forms.PasswordInput, strip=False)
+
+    def clean(self):
+        data = super().clean()
+        if data.get("password1") and data.get("password1") != data.get("password2"):
+            self.add_error("password2", "The two passwords differ.")
+        elif data.get("password1"):
+            try:
+                password_validation.validate_password(data["password1"])
+            except forms.ValidationError as error:
+                self.add_error("password1", error)
+        return data
+
+
+class EmailAuthenticationForm(AuthenticationForm):
+    username = forms.CharField(label="E-mail", max_length=150)
+
+
+class OrganizationForm(forms.Form):
+    name = forms.CharField(max_length=200)
+
+
+class InviteForm(forms.Form):
+    email = forms.EmailField(label="E-mail")
+    role = forms.ChoiceField(choices=Membership.Role.choices, initial=Membership.Role.MEMBER)
+
+
+class RoleForm(forms.Form):
+    role = forms.ChoiceField(choices=Membership.Role.choices)
+
+
+class _KeyLimitsForm(forms.Form):
+    name = forms.CharField(max_length=200, required=False)
+    limit_usd = forms.DecimalField(
+        label="Spend limit (USD)", required=False, min_value=0, decimal_places=6, max_digits=14
+    )
+    limit_reset = forms.ChoiceField(choices=ApiKey.LimitReset.choices, initial="never")
+    rate_limit_rpm = forms.IntegerField(
+        label="Requests per minute", required=False, min_value=1, max_value=1_000_000
+    )
+    max_in_flight = forms.IntegerField(
+        label="Max requests in flight", required=False, min_value=1, max_value=10_000
+    )
+    expires_at = forms.DateTimeField(
+        label="Expires (UTC)",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%d"],
+    )
+
+
+class KeyCreateForm(_KeyLimitsForm):
+    kind = forms.ChoiceField(choices=ApiKey.Kind.choices, initial="api")
+    scopes = forms.MultipleChoiceField(
+        choices=SCOPE_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Leave empty for the kind's defaults.",
+    )
+
+    def clean(self):
+        data = super().clean()
+        kind = data.get("kind")
+        scopes = data.get("scopes") or []
+        if kind in ALLOWED_SCOPES and set(scopes) - ALLOWED_SCOPES[kind]:
+            bad = sorted(set(scopes) - ALLOWED_SCOPES[kind])
+            self.add_error("scopes", f"Not allowed on a {kind} key: {', '.join(bad)}")
+        return data
+
+
+class KeyEditForm(_KeyLimitsForm):
+    pass
+
+
+class BuyCreditsForm(forms.Form):
+    amount_usd = forms.DecimalField(
+        label="Amount (USD)", decimal_places=2, max_digits=8, max_value=MAX_TOPUP_USD
+    )
+    # One random value per rendered form: a double submit reuses the same Checkout Session.
+    attempt = forms.CharField(widget=forms.HiddenInput, max_length=40)
+
+    def clean_amount_usd(self):
+        amount = self.cleaned_data["amount_usd"]
+        minimum = Decimal(settings.STRIPE_MIN_TOPUP_USD)
+        if amount < minimum:
+            raise forms.ValidationError(f"The minimum top-up is ${minimum}.")
+        return amount
+
+
+class UsageFilterForm(forms.Form):
+    date_from = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    key = forms.ChoiceField(required=False)
+    model = forms.CharField(required=False, max_length=200)
+    status = forms.ChoiceField(
+        required=False, choices=[("", "any"), ("succeeded", "succeeded"), ("failed", "failed")]
+    )
+
+    def __init__(self, *args, keys=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["key"].choices = [("", "any key")] + [
+            (k.public_id, f"{k.name or 'unnamed'} ({k.label})") for k in keys
+        ]
+
+
+class PlaygroundForm(forms.Form):
+    file = forms.FileField(help_text="An image (PNG, JPEG, GIF, WebP, BMP, TIFF) or a PDF.")
+    model = forms.ChoiceField(required=False)
+
+    def __init__(self, *args, models=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model"].choices = [(m, m) for m in models]
