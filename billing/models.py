@@ -176,3 +176,32 @@ class StripeEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.event_id} ({self.type})"
+
+
+class RateLimitLock(models.Model):
+    """One row per key: locking it serializes that key's rate-limit decisions in the
+    database fallback (no REDIS_URL). Times are Unix milliseconds."""
+
+    api_key_id = models.BigIntegerField(primary_key=True)
+    touched_ms = models.BigIntegerField(default=0)
+
+
+class RateLimitHit(models.Model):
+    """A request counted in the sliding one-minute window (database fallback)."""
+
+    api_key_id = models.BigIntegerField()
+    at_ms = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["api_key_id", "at_ms"])]
+
+
+class RateLimitSlot(models.Model):
+    """A request in flight (database fallback); it lapses at `expires_ms` if never freed."""
+
+    token = models.CharField(max_length=32, primary_key=True)
+    api_key_id = models.BigIntegerField()
+    expires_ms = models.BigIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["api_key_id", "expires_ms"])]

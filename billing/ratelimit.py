@@ -1,0 +1,162 @@
+"""Per-key rate limits: requests per minute (sliding window) and requests in flight.
+
+Both limits are decided together, atomically, in one place shared by every worker and
+host: one Lua script in Redis when `REDIS_URL` is set, one locked transaction in the
+database otherwise (never in process memory, so N workers do not get N times the limit).
+A request refused by one limit consumes nothing of the other.
+
+The window is an exact sliding log of the last 60 seconds: a burst lets through exactly
+the limit, however the requests fall across minute boundaries. An in-flight slot carries
+a TTL, so slots held by a worker that crashed lapse instead of blocking the key forever.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from config.api import ApiError
+from keys.models import ApiKey
+
+logger = logging.getLogger(__name__)
+
+WINDOW_S = 60
+
+
+def slot_ttl_ms() -> int:
+    # Longer than any request may run (gunicorn's timeout is 180 s by default).
+    return int(getattr(settings, "RATE_LIMIT_SLOT_TTL_S", 300) * 1000)
+
+
+@dataclass
+class Decision:
+    allowed: bool
+    refused_by: str  # "", "rpm" or "in_flight"
+    used: int  # requests counted in the window, this one included when allowed
+    wait_ms: int  # until the oldest counted request leaves the window
+    now_ms: int
+
+
+@dataclass
+class RateLimitTicket:
+    """What a request that passed holds: its quota figures and its in-flight slot."""
+
+    limit: int
+    remaining: int
+    reset_s: int
+    now_ms: int
+    _release: Callable[[], None] | None = field(default=None, repr=False)
+
+    def headers(self) -> dict[str, str]:
+        return rate_limit_headers(
+            limit=self.limit, remaining=self.remaining, reset_s=self.reset_s, now_ms=self.now_ms
+        )
+
+    def release(self) -> None:
+        """Free the in-flight slot; safe to call more than once, never raises."""
+        release, self._release = self._release, None
+        if release is None:
+            return
+        try:
+            release()
+        except Exception:  # the slot lapses by its TTL anyway
+            logger.warning("could not free an in-flight slot", exc_info=True)
+
+
+def rate_limit_headers(*, limit: int, remaining: int, reset_s: int, now_ms: int) -> dict[str, str]:
+    """IETF draft (Structured Fields) headers plus the older X-RateLimit-* trio.
+
+    X-RateLimit-Reset is a Unix time in seconds (GitHub's convention); `t` is a delta.
+    """
+    return {
+        "RateLimit-Policy": f'"rpm";q={limit};w={WINDOW_S}',
+        "RateLimit": f'"rpm";r={remaining};t={reset_s}',
+        "X-RateLimit-Limit": str(limit),
+        "X-RateLimit-Remaining": str(remaining),
+        "X-RateLimit-Reset": str(now_ms // 1000 + reset_s),
+    }
+
+
+def limits_for(api_key: ApiKey) -> tuple[int, int]:
+    """(requests per minute, requests in flight): the key's, else tenant's, else platform's."""
+    rpm = api_key.rate_limit_rpm
+    if rpm is None:
+        rpm = api_key.organization.rate_limit_rpm
+    if rpm is None:
+        rpm = settings.DEFAULT_RATE_LIMIT_RPM
+    in_flight = api_key.max_in_flight
+    if in_flight is None:
+        in_flight = settings.DEFAULT_MAX_IN_FLIGHT
+    return rpm, in_flight
+
+
+def _seconds(ms: int) -> int:
+    return max(1, math.ceil(ms / 1000))
+
+
+def ratelimit_acquire(*, api_key: ApiKey) -> RateLimitTicket:
+    """Count this request against the key's limits, or raise 429 `rate_limited`."""
+    rpm, max_in_flight = limits_for(api_key)
+    token = uuid.uuid4().hex
+    decision, release = _backend_decide(
+        api_key=api_key, rpm=rpm, max_in_flight=max_in_flight, token=token
+    )
+    if not decision.allowed:
+        raise _refusal(decision=decision, rpm=rpm, max_in_flight=max_in_flight)
+    return RateLimitTicket(
+        limit=rpm,
+        remaining=max(0, rpm - decision.used),
+        reset_s=_seconds(decision.wait_ms),
+        now_ms=decision.now_ms,
+        _release=release,
+    )
+
+
+def _refusal(*, decision: Decision, rpm: int, max_in_flight: int) -> ApiError:
+    if decision.refused_by == "rpm":
+        retry = _seconds(decision.wait_ms)
+        message = (
+            f"Rate limit exceeded: {rpm} requests per minute for this key. Retry in {retry} s."
+        )
+        remaining = 0
+    else:
+        # A slot frees when any request in flight finishes: ask to come back soon.
+        retry = 1
+        message = (
+            f"Too many requests in flight for this key (at most {max_in_flight}). "
+            "Retry when one finishes."
+        )
+        remaining = max(0, rpm - decision.used)
+    headers = rate_limit_headers(
+        limit=rpm,
+        remaining=remaining,
+        reset_s=_seconds(decision.wait_ms) if decision.used else retry,
+        now_ms=decision.now_ms,
+    )
+    headers["Retry-After"] = str(retry)
+    return ApiError(429, "rate_limited", message, headers=headers)
+
+
+def _backend_decide(*, api_key, rpm, max_in_flight, token):
+    if settings.REDIS_URL:
+        from billing import ratelimit_redis
+
+        try:
+            return ratelimit_redis.decide(
+                api_key=api_key, rpm=rpm, max_in_flight=max_in_flight, token=token
+            )
+        except ratelimit_redis.RedisUnavailable:
+            logger.warning("Redis unavailable: rate limits decided in the database")
+    from billing import ratelimit_db
+
+    return ratelimit_db.decide(api_key=api_key, rpm=rpm, max_in_flight=max_in_flight, token=token)
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
