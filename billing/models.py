@@ -185,6 +185,9 @@ class RateLimitLock(models.Model):
     api_key_id = models.BigIntegerField(primary_key=True)
     touched_ms = models.BigIntegerField(default=0)
 
+    def __str__(self) -> str:
+        return f"rate-limit lock of key {self.api_key_id}"
+
 
 class RateLimitHit(models.Model):
     """A request counted in the sliding one-minute window (database fallback)."""
@@ -194,6 +197,9 @@ class RateLimitHit(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["api_key_id", "at_ms"])]
+
+    def __str__(self) -> str:
+        return f"key {self.api_key_id} at {self.at_ms}"
 
 
 class RateLimitSlot(models.Model):
@@ -205,3 +211,6 @@ class RateLimitSlot(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["api_key_id", "expires_ms"])]
+
+    def __str__(self) -> str:
+        return f"slot {self.token} of key {self.api_key_id}"
