@@ -30,7 +30,7 @@ def stripe_client() -> stripe.StripeClient:
         settings.STRIPE_SECRET_KEY,
         base_addresses=base,
         max_network_retries=2,
-        http_client=stripe.HTTPXClient(timeout=STRIPE_TIMEOUT_S),
+        http_client=stripe.HTTPXClient(timeout=STRIPE_TIMEOUT_S, allow_sync_methods=True),
     )
 
 
