@@ -7,12 +7,15 @@ the router fails over without counting it against the provider's health.
 
 from __future__ import annotations
 
+import logging
 import time
 
 from config.api import ApiError
 from ocr.models import ProviderModel
 from ocr.providers.base import EXTRACTION_ERROR, ProviderClient, ProviderError
 from ocr.types import OcrRequest, OcrResult
+
+logger = logging.getLogger(__name__)
 
 
 def engine_name(model: ProviderModel) -> str:
@@ -24,7 +27,11 @@ class LocalClient(ProviderClient):
     kind = "local"
 
     def available(self, *, model: ProviderModel | None = None) -> bool:
-        from ocr.engine import engine_available
+        try:
+            from ocr.engine import engine_available
+        except ImportError:  # an install without the engine's dependencies
+            logger.exception("the local OCR engine cannot be imported")
+            return False
 
         if model is None:
             return engine_available("rapidocr") or engine_available("tesseract")

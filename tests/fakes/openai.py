@@ -1,0 +1,114 @@
+"""A fake OpenAI-compatible chat completions upstream: `POST /v1/chat/completions`.
+
+Checks the model and the messages (each user turn carries `image_url` parts as base64
+data URLs of real images, or text); answers a `chat.completion` with `usage`. With
+`report_cost` it adds OpenRouter's `usage.cost` (USD). Replies come from `replies` (a
+queue, e.g. JSON for structured output) or describe the image it was sent.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections import deque
+from decimal import Decimal
+
+from tests.fakes.documents import data_url_decode, image_size
+from tests.fakes.server import FakeUpstream, Recorded, Reply
+
+
+class FakeOpenAI(FakeUpstream):
+    known_models = {"gpt-4o-mini", "google/gemini-2.5-flash", "qwen2.5-vl-7b"}
+    # OpenRouter-style prices used for `usage.cost`, USD per token.
+    prompt_usd_per_token = Decimal("0.00000015")
+    completion_usd_per_token = Decimal("0.0000006")
+
+    def __init__(self, *, report_cost: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.report_cost = report_cost
+        self.replies: deque[str] = deque()
+        self.usages: list[dict] = []  # each `usage` object answered, in order
+
+    @property
+    def base_url(self) -> str:
+        return self.url + "/v1"
+
+    def error(self, status: int, message: str) -> Reply:
+        code = {401: "invalid_api_key", 429: "rate_limit_exceeded"}.get(status)
+        kind = "invalid_request_error" if status < 500 else "server_error"
+        return Reply(
+            status, {"error": {"message": message, "type": kind, "param": None, "code": code}}
+        )
+
+    def malformed_body(self) -> bytes:
+        return b'{"id": "chatcmpl-x", "choices": [{"message": {"content": "trunc'
+
+    def handle(self, request: Recorded) -> Reply:
+        if request.method != "POST" or request.path != "/v1/chat/completions":
+            return self.error(404, f"Invalid URL ({request.method} {request.path})")
+        body = request.json()
+        if body.get("model") not in self.known_models:
+            return self.error(404, f"The model `{body.get('model')}` does not exist")
+        messages = body["messages"]
+        if not messages or not all(m["role"] in ("system", "user", "assistant") for m in messages):
+            return self.error(400, "messages must be a non-empty list of chat turns")
+        images, text_chars = [], 0
+        for message in messages:
+            content = message["content"]
+            parts = [{"type": "text", "text": content}] if isinstance(content, str) else content
+            for part in parts:
+                if part["type"] == "text":
+                    text_chars += len(part["text"])
+                elif part["type"] == "image_url":
+                    media_type, data = data_url_decode(part["image_url"]["url"])
+                    if media_type not in ("image/png", "image/jpeg", "image/webp", "image/gif"):
+                        return self.error(400, f"Invalid image type {media_type}")
+                    images.append(image_size(data))
+                else:
+                    return self.error(400, f"unknown content part {part['type']!r}")
+        if self.replies:
+            content = self.replies.popleft()
+        elif images:
+            width, height = images[0]
+            content = f"# Scanned page\n\nFake transcription of a {width}x{height} image."
+        else:
+            content = "Fake answer."
+        prompt_tokens = text_chars // 4 + 85 * len(images) + 7
+        completion_tokens = max(1, len(content) // 4)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+        if self.report_cost:
+            cost = (
+                prompt_tokens * self.prompt_usd_per_token
+                + completion_tokens * self.completion_usd_per_token
+            )
+            usage["cost"] = float(cost)
+        with self._lock:
+            self.usages.append(usage)
+        return Reply(
+            200,
+            {
+                "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body["model"],
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": content, "refusal": None},
+                        "logprobs": None,
+                        "finish_reason": "stop",
+                    }
+                ],
+                "usage": usage,
+                "system_fingerprint": "fp_fake",
+            },
+        )
+
+    @staticmethod
+    def cost_micros(usage: dict) -> int:
+        """What `usage.cost` says, in micro-dollars (0.00012 USD -> 120)."""
+        return int((Decimal(str(usage["cost"])) * 1_000_000).to_integral_value())

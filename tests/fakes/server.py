@@ -1,0 +1,189 @@
+"""A small threaded HTTP server on 127.0.0.1 that upstream fakes build on.
+
+Each fake records every request (`requests`), checks the bearer key, and answers through
+`handle()`. Faults are injected per request, in order, with `fail("500", "timeout")`, or
+on every request with `fail_always("429")`:
+
+- `"timeout"`: wait `fault_delay_s` before answering (the client's timeout fires first)
+- `"slow_body"`: send the headers, then the body a few bytes at a time, slowly
+- `"malformed"`: 200 with a truncated JSON body
+- `"reset"`: close the connection without answering
+- `"echo_auth"`: 500 whose body repeats the Authorization header (a leaky upstream)
+- any status code as a string (`"500"`, `"429"`, `"503"`, `"400"`): that status with the
+  kind's error body; 429 and 503 carry `Retry-After: 0`
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+@dataclass
+class Recorded:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes = field(repr=False)
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any  # dict/list (sent as JSON) or bytes
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+    request_queue_size = 256
+
+
+class FakeUpstream:
+    """Base of the fakes. Subclasses implement `handle(request) -> Reply` and `error()`."""
+
+    def __init__(
+        self, *, api_key: str = "sk-fake-upstream-0123456789", latency_s: float = 0.0
+    ) -> None:
+        self.api_key = api_key
+        self.latency_s = latency_s
+        self.fault_delay_s = 5.0
+        self.requests: list[Recorded] = []
+        self._faults: deque[str] = deque()
+        self._always: str | None = None
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+
+    # --- lifecycle -----------------------------------------------------------------
+    def start(self) -> FakeUpstream:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, like real upstreams
+
+            def do_POST(self) -> None:  # noqa: N802
+                fake._serve(self)
+
+            do_GET = do_POST  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+
+    def __enter__(self) -> FakeUpstream:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the fake first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    # --- faults --------------------------------------------------------------------
+    def fail(self, *faults: str) -> None:
+        with self._lock:
+            self._faults.extend(faults)
+
+    def fail_always(self, fault: str | None) -> None:
+        self._always = fault
+
+    def _next_fault(self) -> str | None:
+        with self._lock:
+            if self._faults:
+                return self._faults.popleft()
+        return self._always
+
+    # --- what kinds implement --------------------------------------------------------
+    def handle(self, request: Recorded) -> Reply:
+        raise NotImplementedError
+
+    def error(self, status: int, message: str) -> Reply:
+        return Reply(status, {"error": {"message": message}})
+
+    def malformed_body(self) -> bytes:
+        return b'{"result": [{"data": "trunc'
+
+    # --- serving -------------------------------------------------------------------
+    def _serve(self, handler: BaseHTTPRequestHandler) -> None:
+        length = int(handler.headers.get("Content-Length") or 0)
+        body = handler.rfile.read(length) if length else b""
+        request = Recorded(
+            method=handler.command,
+            path=handler.path,
+            headers={name.lower(): value for name, value in handler.headers.items()},
+            body=body,
+        )
+        with self._lock:
+            self.requests.append(request)
+        if self.latency_s:
+            time.sleep(self.latency_s)
+        fault = self._next_fault()
+        if fault == "reset":
+            handler.close_connection = True
+            handler.connection.close()
+            return
+        if fault == "timeout":
+            self._stopped.wait(self.fault_delay_s)
+            fault = None
+        if fault == "echo_auth":
+            reply = self.error(500, f"internal error for {request.headers.get('authorization')}")
+        elif fault == "malformed":
+            reply = Reply(200, self.malformed_body())
+        elif fault and fault.isdigit():
+            reply = self.error(int(fault), f"injected fault {fault}")
+            if fault in ("429", "503"):
+                reply.headers["Retry-After"] = "0"
+        elif request.headers.get("authorization") != f"Bearer {self.api_key}":
+            reply = self.error(401, "Unauthorized: invalid or missing API key")
+        else:
+            try:
+                reply = self.handle(request)
+            except (ValueError, KeyError, TypeError) as exc:
+                reply = self.error(422, f"invalid request: {exc}")
+        self._write(handler, reply, slow=fault == "slow_body")
+
+    def _write(self, handler: BaseHTTPRequestHandler, reply: Reply, *, slow: bool) -> None:
+        data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+        try:
+            handler.send_response(reply.status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data)))
+            for name, value in reply.headers.items():
+                handler.send_header(name, value)
+            handler.end_headers()
+            if not slow:
+                handler.wfile.write(data)
+                return
+            handler.wfile.flush()
+            # A trickle: each read succeeds well within a read timeout, the whole never ends.
+            for start in range(0, len(data), 4):
+                if self._stopped.wait(0.1):
+                    return
+                handler.wfile.write(data[start : start + 4])
+                handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass

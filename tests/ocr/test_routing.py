@@ -1,0 +1,217 @@
+"""Routing: which providers serve a model, failover between them, and the cool-down."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+
+from config.api import ApiError
+from ocr.intake.document import document_open
+from ocr.models import Provider
+from ocr.providers import health
+from ocr.routing import route_call, route_candidates
+from ocr.types import DocumentSource, OcrRequest
+from tests.fakes.documents import pdf_bytes, png_bytes
+
+pytest_plugins = ["tests.fakes.fixtures"]
+pytestmark = pytest.mark.usefixtures("fast_retries")
+
+
+def ocr_request() -> OcrRequest:
+    return OcrRequest(dialect="test", source=DocumentSource(data=b"x"), max_bytes=1 << 20)
+
+
+def ocr(candidates, data: bytes | None = None):
+    document = document_open(data=data or png_bytes())
+    return route_call(candidates=candidates, document=document, request=ocr_request())
+
+
+def test_candidates_come_in_priority_order(fake_mistral, fake_openai, provider_for):
+    second = provider_for(fake_openai, model="shared", priority=20)
+    first = provider_for(fake_mistral, model="shared", priority=10)
+
+    assert route_candidates(model="shared", provider_id=None) == [first, second]
+
+
+def test_no_model_means_the_default_model(fake_openai, provider_for, settings):
+    served = provider_for(fake_openai, model="house-default")
+    settings.OCR_DEFAULT_MODEL = "house-default"
+
+    assert route_candidates(model=None, provider_id=None) == [served]
+
+
+def test_an_unknown_model_is_400_with_the_valid_ones(fake_openai, provider_for):
+    provider_for(fake_openai, model="known-model")
+
+    with pytest.raises(ApiError) as caught:
+        route_candidates(model="gpt-17", provider_id=None)
+
+    error = caught.value
+    assert (error.status, error.code) == (400, "invalid_model")
+    assert "known-model" in error.extra["valid_models"]
+    assert "gpt-17" in error.message
+
+
+def test_disabled_providers_and_models_are_not_served(fake_mistral, fake_openai, provider_for):
+    on = provider_for(fake_openai, model="m")
+    off = provider_for(fake_mistral, model="m", priority=1)
+    Provider.objects.filter(pk=off.provider.pk).update(enabled=False)
+    assert route_candidates(model="m", provider_id=None) == [on]
+
+    on.enabled = False
+    on.save()
+    with pytest.raises(ApiError):
+        route_candidates(model="m", provider_id=None)
+
+
+def test_a_change_is_seen_by_the_next_request(fake_openai, provider_for):
+    # Read each request: no per-process copy to go stale, on any worker.
+    served = provider_for(fake_openai, model="m")
+    assert route_candidates(model="m", provider_id=None) == [served]
+
+    Provider.objects.filter(pk=served.provider.pk).update(priority=99, enabled=False)
+
+    with pytest.raises(ApiError):
+        route_candidates(model="m", provider_id=None)
+
+
+def test_provider_id_picks_one_provider(fake_mistral, fake_openai, provider_for):
+    provider_for(fake_mistral, model="m", priority=1)
+    chosen = provider_for(fake_openai, model="m", priority=2)
+
+    assert route_candidates(model="m", provider_id=chosen.provider.slug) == [chosen]
+
+
+def test_provider_id_alone_uses_that_providers_first_model(fake_cloudflare, provider_for):
+    chosen = provider_for(fake_cloudflare, model="cf-markdown")
+
+    assert route_candidates(model=None, provider_id=chosen.provider.slug) == [chosen]
+
+
+def test_an_unknown_provider_id_is_400_invalid_model(fake_openai, provider_for):
+    provider_for(fake_openai, model="m")
+
+    with pytest.raises(ApiError) as caught:
+        route_candidates(model="m", provider_id="nope")
+
+    assert (caught.value.status, caught.value.code) == (400, "invalid_model")
+
+
+def test_it_fails_over_to_the_next_provider(fake_mistral, fake_openai, provider_for):
+    first = provider_for(fake_mistral, model="m", priority=1)
+    second = provider_for(fake_openai, model="m", priority=2)
+    fake_mistral.fail_always("500")
+
+    result = ocr([first, second])
+
+    assert result.provider == second.provider.slug
+    assert result.model == "m"
+    assert len(fake_mistral.requests) == 3  # retried before failing over
+    assert len(fake_openai.requests) == 1
+
+
+def test_a_4xx_fails_over_at_once(fake_mistral, fake_openai, provider_for):
+    first = provider_for(fake_mistral, model="m", priority=1)
+    second = provider_for(fake_openai, model="m", priority=2)
+    fake_mistral.fail("401")
+
+    assert ocr([first, second]).provider == second.provider.slug
+    assert len(fake_mistral.requests) == 1
+
+
+def test_all_failed_is_502_ocr_upstream_failed(fake_mistral, fake_openai, provider_for):
+    first = provider_for(fake_mistral, model="m", priority=1)
+    second = provider_for(fake_openai, model="m", priority=2)
+    fake_mistral.fail_always("503")
+    fake_openai.fail_always("timeout")
+    second.provider.timeout_s = 0.2
+    second.provider.save()
+
+    with pytest.raises(ApiError) as caught:
+        ocr([first, second])
+
+    error = caught.value
+    assert (error.status, error.code) == (502, "ocr_upstream_failed")
+    assert first.provider.slug in error.message and "HTTP 503" in error.message
+    assert "timed out" in error.message
+
+
+def test_a_provider_failing_repeatedly_cools_down(
+    fake_mistral, fake_openai, provider_for, settings, monkeypatch
+):
+    settings.OCR_PROVIDER_FAILURE_THRESHOLD = 2
+    settings.OCR_PROVIDER_COOLDOWN_S = 30
+    flaky = provider_for(fake_mistral, model="m", priority=1)
+    backup = provider_for(fake_openai, model="m", priority=2)
+    fake_mistral.fail_always("500")
+
+    ocr([flaky, backup])
+    ocr([flaky, backup])  # second failure: the cool-down starts
+    assert len(fake_mistral.requests) == 6
+    assert health.provider_cooling_down(slug=flaky.provider.slug)
+
+    fake_mistral.fail_always(None)
+    result = ocr([flaky, backup])
+
+    assert result.provider == backup.provider.slug
+    assert len(fake_mistral.requests) == 6  # skipped, not called
+
+    # Once the cool-down is over the provider is tried again (and healthy).
+    now = health.clock()
+    monkeypatch.setattr(health, "clock", lambda: now + 31)
+    assert ocr([flaky, backup]).provider == flaky.provider.slug
+    assert len(fake_mistral.requests) == 7
+
+
+def test_the_cool_down_lives_in_the_shared_cache(fake_mistral, provider_for, settings):
+    settings.OCR_PROVIDER_FAILURE_THRESHOLD = 1
+    flaky = provider_for(fake_mistral, model="m")
+    fake_mistral.fail_always("500")
+
+    with pytest.raises(ApiError):
+        ocr([flaky])
+
+    # What another worker would read: the cache, not this process's memory.
+    assert cache.get(f"provider:cooldown:{flaky.provider.slug}") > health.clock()
+    with pytest.raises(ApiError) as caught:
+        ocr([flaky])
+    assert "cooling down" in caught.value.message
+    assert len(fake_mistral.requests) == 3
+
+
+def test_a_success_resets_the_failure_streak(fake_mistral, provider_for, settings):
+    settings.OCR_PROVIDER_FAILURE_THRESHOLD = 2
+    model = provider_for(fake_mistral, model="m")
+
+    fake_mistral.fail("500", "500", "500")
+    with pytest.raises(ApiError):
+        ocr([model])
+    ocr([model])  # healthy again
+    fake_mistral.fail("500", "500", "500")
+    with pytest.raises(ApiError):
+        ocr([model])
+
+    assert not health.provider_cooling_down(slug=model.provider.slug)
+
+
+def test_a_document_no_provider_can_read_is_502_extraction_error(
+    fake_cloudflare, provider_for, settings
+):
+    settings.OCR_PROVIDER_FAILURE_THRESHOLD = 1
+    model = provider_for(fake_cloudflare, model="m")
+    fake_cloudflare.unreadable = {"document-p1.pdf"}
+
+    with pytest.raises(ApiError) as caught:
+        ocr([model], pdf_bytes(1))
+
+    assert (caught.value.status, caught.value.code) == (502, "ocr_extraction_error")
+    # The document's fault says nothing about the provider's health.
+    assert not health.provider_cooling_down(slug=model.provider.slug)
+
+
+def test_a_document_error_still_fails_over(fake_cloudflare, fake_mistral, provider_for):
+    first = provider_for(fake_cloudflare, model="m", priority=1)
+    second = provider_for(fake_mistral, model="m", priority=2)
+    fake_cloudflare.unreadable = {"document-p1.pdf"}
+
+    assert ocr([first, second], pdf_bytes(1)).provider == second.provider.slug
