@@ -149,6 +149,14 @@ FETCH_MAX_BYTES = env.int("FETCH_MAX_BYTES", default=100 * 1024 * 1024)
 FETCH_TIMEOUT_S = env.float("FETCH_TIMEOUT_S", default=20.0)
 # Tests point the URL fetcher at their own 127.0.0.1 server; never set in production.
 FETCH_ALLOW_PRIVATE = env.bool("FETCH_ALLOW_PRIVATE", default=False)
+# Upstream providers: retries of transient failures (timeouts, connection errors, 429,
+# 5xx) with exponential backoff, then a cool-down for a provider that keeps failing.
+OCR_PROVIDER_RETRIES = env.int("OCR_PROVIDER_RETRIES", default=2)
+OCR_PROVIDER_BACKOFF_S = env.float("OCR_PROVIDER_BACKOFF_S", default=0.25)
+OCR_PROVIDER_FAILURE_THRESHOLD = env.int("OCR_PROVIDER_FAILURE_THRESHOLD", default=3)
+OCR_PROVIDER_FAILURE_WINDOW_S = env.int("OCR_PROVIDER_FAILURE_WINDOW_S", default=60)
+OCR_PROVIDER_COOLDOWN_S = env.int("OCR_PROVIDER_COOLDOWN_S", default=30)
+OCR_PROVIDER_PAGE_CONCURRENCY = env.int("OCR_PROVIDER_PAGE_CONCURRENCY", default=4)
 
 # --- Billing and limits ------------------------------------------------------------
 DEFAULT_RATE_LIMIT_RPM = env.int("DEFAULT_RATE_LIMIT_RPM", default=600)
