@@ -1,0 +1,154 @@
+"""The operator commands print only what they say, so scripts can capture it."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from io import StringIO
+from pathlib import Path
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from accounts.models import Membership, Organization
+from keys.models import ApiKey
+from keys.selectors import api_key_authenticate
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET_LINE = re.compile(r"^(sk-ar-|ak_)[0-9A-Za-z]{38}\n$")
+
+
+def run(*args) -> tuple[str, str]:
+    out, err = StringIO(), StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_create_tenant_prints_the_public_id_alone(db):
+    out, err = run(
+        "create_tenant", "acme", "--owner-email", "boss@acme.test", "--password", "s3cret-pw!"
+    )
+    org = Organization.objects.get(slug="acme")
+    assert out == f"{org.public_id}\n"
+    assert err == ""
+    owner = get_user_model().objects.get(email="boss@acme.test")
+    assert owner.check_password("s3cret-pw!")
+    membership = Membership.objects.get(organization=org, user=owner)
+    assert membership.role == Membership.Role.OWNER
+
+
+def test_create_tenant_without_a_password_leaves_the_owner_without_one(db):
+    run("create_tenant", "acme", "--owner-email", "boss@acme.test")
+    assert not get_user_model().objects.get(email="boss@acme.test").has_usable_password()
+
+
+def test_create_tenant_reuses_an_existing_owner(db):
+    run("create_tenant", "one", "--owner-email", "boss@acme.test")
+    run("create_tenant", "two", "--owner-email", "BOSS@acme.test")
+    owner = get_user_model().objects.get(email="boss@acme.test")
+    assert set(owner.memberships.values_list("organization__slug", flat=True)) == {"one", "two"}
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["create_tenant", "acme", "--owner-email", "not-an-email"],
+        ["create_tenant", "!!!", "--owner-email", "x@acme.test"],
+        ["create_tenant", "acme"],
+    ],
+)
+def test_create_tenant_refuses_bad_input(args, db):
+    with pytest.raises(CommandError):
+        run(*args)
+    assert not Organization.objects.exists()
+
+
+def test_create_tenant_refuses_a_taken_slug(db):
+    run("create_tenant", "acme", "--owner-email", "a@acme.test")
+    with pytest.raises(CommandError, match="already exists"):
+        run("create_tenant", "acme", "--owner-email", "b@acme.test")
+
+
+def test_create_key_prints_the_secret_alone_and_it_works(org_a):
+    out, err = run("create_key", "org-a")
+    assert SECRET_LINE.match(out), out
+    assert err == ""
+    secret = out.strip()
+    assert secret.startswith("sk-ar-")
+    key = api_key_authenticate(secret=secret)
+    assert key.organization == org_a
+    assert key.kind == "api"
+
+
+def test_create_key_with_every_option(org_a, client_for):
+    out, _ = run(
+        "create_key", "org-a", "--kind", "management", "--name", "ops", "--limit-usd", "2.5",
+        "--rpm", "30",
+    )  # fmt: skip
+    secret = out.strip()
+    assert secret.startswith("ak_")
+    key = ApiKey.objects.get(organization=org_a, name="ops")
+    assert (key.kind, key.limit_micros, key.rate_limit_rpm) == ("management", 2_500_000, 30)
+    response = client_for(secret).get("/api/v1/keys")
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["create_key", "no-such-tenant"],
+        ["create_key", "org-a", "--limit-usd", "abc"],
+        ["create_key", "org-a", "--limit-usd", "-1"],
+        ["create_key", "org-a", "--limit-usd", "NaN"],
+        ["create_key", "org-a", "--rpm", "0"],
+        ["create_key", "org-a", "--rpm", "many"],
+        ["create_key", "org-a", "--kind", "root"],
+    ],
+)
+def test_create_key_refuses_bad_input(args, org_a):
+    with pytest.raises(CommandError):
+        run(*args)
+    assert not ApiKey.objects.exists()
+
+
+def test_the_commands_work_from_a_shell_script(tmp_path):
+    """End to end in fresh processes, as an operator's script would run them."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env |= {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'ops.sqlite3'}",
+        "FILE_CACHE_DIR": str(tmp_path / "cache"),
+        "LOG_LEVEL": "DEBUG",
+    }
+
+    def manage(*args, stdin: str | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+        return result
+
+    manage("migrate", "--noinput")
+    tenant = manage("create_tenant", "acme", "--owner-email", "ops@acme.test")
+    assert re.fullmatch(r"org_[0-9A-Za-z]{16}\n", tenant.stdout), tenant.stdout
+    created = manage("create_key", "acme", "--name", "script")
+    assert SECRET_LINE.match(created.stdout), created.stdout
+    secret = created.stdout.strip()
+    assert secret not in created.stderr
+    check = manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "import sys; from keys.selectors import api_key_authenticate; "
+        "print(api_key_authenticate(secret=sys.stdin.read().strip()).organization.slug)",
+        stdin=secret,
+    )
+    assert check.stdout.strip() == "acme"
