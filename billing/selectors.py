@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import F, Sum
+from django.db.models import F, Q, Sum
 
 from accounts.models import Organization
-from billing.models import CreditAccount, LedgerEntry
+from billing.models import CreditAccount, LedgerEntry, UsageRecord
+from config.api import ApiError
+from keys.models import ApiKey
 
 
 def credits_available_micros(*, organization: Organization) -> int:
@@ -68,3 +71,116 @@ def ledger_differences() -> list[LedgerDifference]:
             LedgerDifference(str(organization_id), 0, sums[organization_id], "ledger, no account")
         )
     return differences
+
+
+@dataclass(frozen=True)
+class CreditsSummary:
+    total_credits_micros: int  # everything added: top-ups, adjustments, refunds, expiries
+    total_usage_micros: int  # everything charged for requests
+    balance_micros: int
+    reserved_micros: int
+
+    @property
+    def available_micros(self) -> int:
+        return self.balance_micros - self.reserved_micros
+
+
+def credits_summary(*, organization: Organization) -> CreditsSummary:
+    """The tenant's credits; total_credits - total_usage == balance, from the ledger."""
+    sums = LedgerEntry.objects.filter(organization_id=organization.pk).aggregate(
+        usage=Sum("amount_micros", filter=Q(kind=LedgerEntry.Kind.CHARGE)),
+        credits=Sum("amount_micros", filter=~Q(kind=LedgerEntry.Kind.CHARGE)),
+    )
+    account = (
+        CreditAccount.objects.filter(organization_id=organization.pk)
+        .values_list("balance_micros", "reserved_micros")
+        .first()
+    ) or (0, 0)
+    return CreditsSummary(
+        total_credits_micros=sums["credits"] or 0,
+        total_usage_micros=-(sums["usage"] or 0),
+        balance_micros=account[0],
+        reserved_micros=account[1],
+    )
+
+
+@dataclass(frozen=True)
+class UsagePage:
+    records: list[UsageRecord]
+    next_cursor: str | None
+
+
+def usage_page(
+    *,
+    organization: Organization,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    key_id: str | None = None,
+    model: str | None = None,
+    cursor: str | None = None,
+    page_size: int = 50,
+) -> UsagePage:
+    """One page of the tenant's request log, newest first, keyset-paginated.
+
+    `date_from` is inclusive, `date_to` exclusive. `key_id` is a key's public id within
+    the tenant (another tenant's is 404). The cursor is the request id of the last row
+    of the previous page, resolved within the tenant (unknown: 400).
+    """
+    records = UsageRecord.objects.filter(organization_id=organization.pk)
+    if key_id is not None:
+        key_pk = (
+            ApiKey.objects.filter(organization_id=organization.pk, public_id=key_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if key_pk is None:
+            raise ApiError(404, "not_found", "No such key.")
+        records = records.filter(api_key_id=key_pk)
+    if date_from is not None:
+        records = records.filter(created_at__gte=date_from)
+    if date_to is not None:
+        records = records.filter(created_at__lt=date_to)
+    if model:
+        records = records.filter(model=model)
+    if cursor is not None:
+        after = (
+            UsageRecord.objects.filter(organization_id=organization.pk, request_id=cursor)
+            .values("created_at", "id")
+            .first()
+        )
+        if after is None:
+            raise ApiError(400, "invalid_request", "The cursor is not valid.")
+        records = records.filter(
+            Q(created_at__lt=after["created_at"])
+            | Q(created_at=after["created_at"], id__lt=after["id"])
+        )
+    rows = list(
+        records.select_related("api_key")
+        .only(*USAGE_COLUMNS, "api_key__public_id", "api_key__label")
+        .order_by("-created_at", "-id")[: page_size + 1]
+    )
+    has_more = len(rows) > page_size
+    rows = rows[:page_size]
+    return UsagePage(records=rows, next_cursor=rows[-1].request_id if has_more else None)
+
+
+USAGE_COLUMNS = (
+    "id",
+    "request_id",
+    "created_at",
+    "api_key",
+    "dialect",
+    "model",
+    "provider",
+    "pages",
+    "input_tokens",
+    "output_tokens",
+    "provider_cost_micros",
+    "fee_micros",
+    "total_micros",
+    "status",
+    "http_status",
+    "error_code",
+    "latency_ms",
+    "upstream_latency_ms",
+)
