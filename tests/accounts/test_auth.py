@@ -1,0 +1,122 @@
+"""Sign-up, sign-in, sign-out and password reset by e-mail."""
+
+from __future__ import annotations
+
+import re
+
+from django.contrib.auth import get_user_model
+from django.core import mail
+
+from accounts.models import Membership, Organization
+from billing.models import CreditAccount
+
+
+def test_sign_up_creates_a_personal_organization_and_signs_in(client, db):
+    response = client.post(
+        "/signup/",
+        {"email": "new@example.com", "password1": "a-long-pass-42", "password2": "a-long-pass-42"},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/"
+    user = get_user_model().objects.get(email="new@example.com")
+    membership = Membership.objects.get(user=user)
+    assert membership.role == "owner"
+    assert membership.organization.personal
+    assert CreditAccount.objects.filter(organization=membership.organization).exists()
+    page = client.get("/dashboard/")
+    assert page.status_code == 200
+    assert b"new@example.com" in page.content
+
+
+def test_sign_up_validates_the_form(client, db):
+    cases = [
+        {"email": "x@example.com", "password1": "a-long-pass-42", "password2": "different-42"},
+        {"email": "x@example.com", "password1": "short", "password2": "short"},
+        {"email": "x@example.com", "password1": "password", "password2": "password"},
+        {"email": "not-an-email", "password1": "a-long-pass-42", "password2": "a-long-pass-42"},
+    ]
+    for data in cases:
+        response = client.post("/signup/", data)
+        assert response.status_code == 200, data
+        assert b"errorlist" in response.content
+    assert not get_user_model().objects.exists()
+    assert not Organization.objects.exists()
+
+
+def test_sign_up_refuses_an_address_already_used(client, org_a):
+    response = client.post(
+        "/signup/",
+        {
+            "email": "OWNER-A@example.com",
+            "password1": "a-long-pass-42",
+            "password2": "a-long-pass-42",
+        },
+    )
+
+    assert response.status_code == 200
+    assert b"already exists" in response.content
+
+
+def test_sign_in_and_out(client, org_a):
+    bad = client.post("/login/", {"username": "owner-a@example.com", "password": "wrong"})
+    assert bad.status_code == 200
+    assert b"errorlist" in bad.content
+
+    good = client.post("/login/", {"username": "owner-a@example.com", "password": "pw-a-123456"})
+    assert good.status_code == 302
+    assert client.get("/dashboard/").status_code == 200
+
+    assert client.get("/logout/").status_code == 405  # sign-out is a POST (CSRF-protected)
+    out = client.post("/logout/")
+    assert out.status_code == 302
+    assert client.get("/dashboard/")["Location"].startswith("/login/")
+
+
+def test_dashboard_pages_need_a_sign_in(client, db):
+    for url in ["/dashboard/", "/dashboard/keys/", "/dashboard/usage/", "/dashboard/credits/",
+                "/dashboard/members/", "/dashboard/playground/", "/dashboard/keys/new/"]:  # fmt: skip
+        response = client.get(url)
+        assert response.status_code == 302, url
+        assert response["Location"].startswith("/login/?next="), url
+
+
+def test_forms_are_csrf_protected(db, org_a):
+    from django.test import Client
+
+    strict = Client(enforce_csrf_checks=True)
+    response = strict.post(
+        "/login/", {"username": "owner-a@example.com", "password": "pw-a-123456"}
+    )
+    assert response.status_code == 403
+    strict.force_login(org_a.memberships.get().user)
+    response = strict.post("/dashboard/keys/new/", {"kind": "api", "limit_reset": "never"})
+    assert response.status_code == 403
+
+
+def test_password_reset_by_email(client, org_a):
+    response = client.post("/password-reset/", {"email": "owner-a@example.com"})
+    assert response.status_code == 302
+    (message,) = mail.outbox
+    assert message.to == ["owner-a@example.com"]
+    link = re.search(r"http://testserver(/password-reset/\S+/)", message.body).group(1)
+
+    form = client.get(link, follow=True)
+    assert b"Choose a new password" in form.content
+    done = client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "brand-new-pass-77", "new_password2": "brand-new-pass-77"},
+    )
+    assert done.status_code == 302
+
+    assert client.login(username="owner-a@example.com", password="brand-new-pass-77")
+    assert not client.login(username="owner-a@example.com", password="pw-a-123456")
+    # The link works once.
+    assert b"Link expired" in client.get(link, follow=True).content
+
+
+def test_password_reset_for_an_unknown_address_says_the_same(client, db):
+    response = client.post("/password-reset/", {"email": "nobody@example.com"})
+
+    assert response.status_code == 302
+    assert mail.outbox == []
