@@ -1,1 +1,15 @@
-urlpatterns: list = []
+from django.urls import path
+
+from ocr.dialects import views
+from ocr.views_models import ModelListView
+
+urlpatterns = [
+    path("api/v1/ocr/extract", views.AnyRouterExtractView.as_view(), name="ocr-anyrouter"),
+    path("v1/ocr", views.V1OcrView.as_view(), name="ocr-v1"),
+    path("api/ocr-structured-v4", views.InvoiceView.as_view(), name="ocr-invoice"),
+    path("api/upload", views.UploadView.as_view(), name="ocr-upload"),
+    path("api/ocr/process", views.ProcessView.as_view(), name="ocr-process"),
+    path("api/files/<path:key>", views.FileView.as_view(), name="ocr-file"),
+    path("ocr", views.OtoroshiOcrView.as_view(), name="ocr-otoroshi"),
+    path("api/v1/models", ModelListView.as_view(), name="models"),
+]

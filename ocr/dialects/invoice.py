@@ -1,0 +1,261 @@
+"""Seed 002, Invoice OCR structured v4: `POST /api/ocr-structured-v4`.
+
+The document (`imageBase64` + `mimeType`, `pdfUrl`, `pdfBase64`, data URLs) is parsed to
+text by the OCR pipeline (the `file-parser` step, billed like any OCR request), then the
+structured invoice is extracted: by the requested chat model when an
+`openai_compatible` provider serves it, else by the local rule-based extractor.
+`annotations` from an earlier response carry the parsed text: the document is then not
+parsed again and nothing is charged for it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from billing.money import micros_to_usd_str
+from config.api import ApiError
+from ocr.dialects.common import (
+    MiB,
+    decode_document,
+    http_url,
+    is_data_url,
+    optional_object,
+    optional_str,
+)
+from ocr.extraction.rules import invoice_extract_rules
+from ocr.models import Provider, ProviderModel
+from ocr.types import DocumentSource, OcrRequest
+
+DIALECT = "invoice"
+MAX_BYTES = 10 * MiB
+PDF_ENGINES = ("pdf-text", "mistral-ocr", "native", "local-ocr")
+RULES_MODEL = "local/invoice-rules"
+MAX_ANNOTATION_PAGES = 1000
+
+
+@dataclass
+class InvoiceRequest:
+    model: str | None  # the extraction model asked for (None: the rule-based extractor)
+    engine: str
+    ocr_request: OcrRequest | None  # None when annotations carry the parsed text
+    annotation_text: str | None = None
+    annotation_pages: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _engine(body: dict[str, Any]) -> str:
+    plugins = body.get("plugins")
+    engine = settings.PDF_ENGINE
+    if plugins is None:
+        return engine
+    if not isinstance(plugins, list) or len(plugins) > 20:
+        raise ApiError(400, "invalid_request", "'plugins' must be an array of plugin objects.")
+    for plugin in plugins:
+        if not isinstance(plugin, dict):
+            raise ApiError(400, "invalid_request", "Each plugin must be an object.")
+        if plugin.get("id") != "file-parser":
+            continue
+        config = optional_object(plugin, "config")
+        value = config.get(
+            "engine",
+            config.get("pdf", {}).get("engine") if isinstance(config.get("pdf"), dict) else None,
+        )
+        if value is None:
+            continue
+        if value not in PDF_ENGINES:
+            raise ApiError(
+                400,
+                "invalid_request",
+                f"Unknown PDF engine {str(value)[:40]!r}; use one of: {', '.join(PDF_ENGINES)}.",
+            )
+        engine = value
+    return engine
+
+
+def _annotations(body: dict[str, Any]) -> tuple[str, list[dict[str, Any]]] | None:
+    annotations = body.get("annotations")
+    if annotations is None:
+        return None
+    parser = annotations.get("file-parser") if isinstance(annotations, dict) else None
+    output = parser.get("output") if isinstance(parser, dict) else None
+    text = output.get("text") if isinstance(output, dict) else None
+    if not isinstance(text, str):
+        raise ApiError(
+            400,
+            "invalid_request",
+            '\'annotations\' must be {"file-parser": {"output": {"text", "pages"}}} '
+            "from an earlier response.",
+        )
+    pages = output.get("pages") or []
+    if not isinstance(pages, list):
+        raise ApiError(400, "invalid_request", "'annotations…output.pages' must be an array.")
+    pages = [page for page in pages[:MAX_ANNOTATION_PAGES] if isinstance(page, dict)]
+    return text, pages
+
+
+def _source(body: dict[str, Any]) -> DocumentSource:
+    image, pdf_b64, pdf_url = body.get("imageBase64"), body.get("pdfBase64"), body.get("pdfUrl")
+    if all(value in (None, "") for value in (image, pdf_b64, pdf_url)):
+        raise ApiError(400, "missing_input", "Missing image or PDF input")
+    if image not in (None, ""):
+        if not isinstance(image, str):
+            raise ApiError(400, "invalid_base64", "Invalid base64 format")
+        mime = optional_str(body, "mimeType", max_len=100) or "image/png"
+        data = _decode(image)
+        return DocumentSource(data=data, declared_media_type=mime)
+    if pdf_b64 not in (None, ""):
+        if not isinstance(pdf_b64, str):
+            raise ApiError(400, "invalid_base64", "Invalid base64 format")
+        return DocumentSource(data=_decode(pdf_b64), declared_media_type="application/pdf")
+    if not isinstance(pdf_url, str):
+        raise ApiError(400, "invalid_url", "'pdfUrl' must be a URL.")
+    if is_data_url(pdf_url):
+        return DocumentSource(data=_decode(pdf_url), declared_media_type="application/pdf")
+    return DocumentSource(url=http_url(pdf_url, field="pdfUrl"))
+
+
+def _decode(value: str) -> bytes:
+    try:
+        return decode_document(value, field="base64", max_bytes=MAX_BYTES)
+    except ApiError as error:
+        if error.status == 413:
+            raise ApiError(413, "file_too_large", "File too large") from None
+        raise ApiError(400, "invalid_base64", "Invalid base64 format") from None
+
+
+def provider_kind_of(model: str) -> str | None:
+    """The kind of the first enabled provider serving `model` (None: no provider does)."""
+    row = (
+        ProviderModel.objects.filter(name=model, enabled=True, provider__enabled=True)
+        .select_related("provider")
+        .order_by("provider__priority")
+        .first()
+    )
+    return row.provider.kind if row else None
+
+
+def _mistral_model() -> str:
+    row = (
+        ProviderModel.objects.filter(
+            enabled=True, provider__enabled=True, provider__kind=Provider.Kind.MISTRAL
+        )
+        .order_by("provider__priority", "name")
+        .first()
+    )
+    if row is None:
+        raise ApiError(
+            400,
+            "engine_unavailable",
+            "The 'mistral-ocr' engine needs a Mistral provider; none is configured.",
+        )
+    return row.name
+
+
+def parse_body(body: dict[str, Any]) -> InvoiceRequest:
+    model = optional_str(body, "model", max_len=200)
+    engine = _engine(body)
+    kind = None
+    if model is not None:
+        kind = provider_kind_of(model)
+        if kind is None and model != RULES_MODEL:
+            raise ApiError(400, "invalid_model", "Invalid model ID", model=model)
+    annotations = _annotations(body)
+    if annotations is not None:
+        # Parsed text from an earlier response: no input needed, nothing parsed or charged.
+        return InvoiceRequest(
+            model=model,
+            engine=engine,
+            ocr_request=None,
+            annotation_text=annotations[0],
+            annotation_pages=annotations[1],
+        )
+    source = _source(body)
+    if engine == "mistral-ocr":
+        ocr_model = _mistral_model()
+    elif engine == "native":
+        if kind != Provider.Kind.OPENAI_COMPATIBLE:
+            raise ApiError(
+                400,
+                "engine_unavailable",
+                "The 'native' engine sends the document to the chat model: give a 'model' "
+                "served by an OpenAI-compatible provider.",
+            )
+        ocr_model = model
+    elif kind not in (None, Provider.Kind.OPENAI_COMPATIBLE):
+        ocr_model = model  # an OCR model asked for by name parses the document itself
+    else:
+        ocr_model = None  # the platform's default engine
+    return InvoiceRequest(
+        model=model,
+        engine=engine,
+        ocr_request=OcrRequest(
+            dialect=DIALECT,
+            source=source,
+            max_bytes=MAX_BYTES,
+            model=ocr_model,
+            options={"pdf_engine": engine, "force_ocr": engine == "local-ocr"},
+        ),
+    )
+
+
+def extract(*, text: str, model: str | None) -> tuple[dict[str, Any], str, dict[str, int]]:
+    """(structured invoice, the model that produced it, token usage of the extraction)."""
+    if model is not None and provider_kind_of(model) == Provider.Kind.OPENAI_COMPATIBLE:
+        try:
+            from ocr.extraction.llm import invoice_extract_llm
+        except ImportError:
+            raise ApiError(
+                503,
+                "extraction_unavailable",
+                "Extraction through a chat model is not available on this server yet.",
+            ) from None
+        result = invoice_extract_llm(text=text, model=model)
+        data, usage = _llm_result(result)
+        return data, model, usage
+    return invoice_extract_rules(text=text), RULES_MODEL, {}
+
+
+def _llm_result(result: Any) -> tuple[dict[str, Any], dict[str, int]]:
+    if isinstance(result, tuple):
+        data, usage = result[0], result[1] if len(result) > 1 else {}
+    elif isinstance(result, dict) and "data" in result:
+        data, usage = result["data"], result.get("usage") or {}
+    else:
+        data, usage = result, {}
+    if not isinstance(usage, dict):
+        usage = {
+            "prompt_tokens": getattr(usage, "input_tokens", 0),
+            "completion_tokens": getattr(usage, "output_tokens", 0),
+        }
+    return data, usage
+
+
+def render(
+    *, invoice_request: InvoiceRequest, outcome, data: dict[str, Any], model: str, usage
+) -> dict[str, Any]:
+    if outcome is not None:
+        text = outcome.result.text
+        pages = [{"index": p.index, "text": p.markdown} for p in outcome.result.pages]
+    else:
+        text = invoice_request.annotation_text or ""
+        pages = invoice_request.annotation_pages
+    prompt = int(usage.get("prompt_tokens", 0) or 0)
+    completion = int(usage.get("completion_tokens", 0) or 0)
+    body_usage: dict[str, Any] = {
+        "pages_processed": len(outcome.result.pages) if outcome is not None else 0,
+        "ocr_model": outcome.result.model if outcome is not None else None,
+        "file_parser_reused": outcome is None,
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "cost_usd": micros_to_usd_str(outcome.price.total_micros if outcome else 0),
+    }
+    return {
+        "data": data,
+        "text": text,
+        "model": model,
+        "annotations": {"file-parser": {"output": {"text": text, "pages": pages}}},
+        "usage": body_usage,
+    }

@@ -1,0 +1,264 @@
+"""OpenAPI descriptions of every dialect's request and response (drf-spectacular).
+
+Inline serializers only document the wire format; parsing is done by the dialect
+modules, which accept exactly what the seeds accept.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import serializers as s
+
+_error = inline_serializer(
+    "PlatformError",
+    {
+        "error": inline_serializer(
+            "PlatformErrorBody", {"code": s.CharField(), "message": s.CharField()}
+        )
+    },
+)
+
+
+def errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    text = {
+        400: "Invalid request",
+        401: "Missing or invalid API key (management keys are refused)",
+        402: "Insufficient credits or key spend limit",
+        404: "Not found",
+        413: "Document too large",
+        415: "Unsupported media type",
+        429: "Rate limited (Retry-After)",
+        502: "OCR upstream or extraction failed",
+    }
+    return {code: OpenApiResponse(_error, description=text[code]) for code in statuses}
+
+
+COMMON = (400, 401, 402, 413, 415, 429, 502)
+
+anyrouter_request = inline_serializer(
+    "AnyRouterExtractRequest",
+    {
+        "image": s.CharField(
+            help_text="Base64 image bytes or a data URL (JSON), or a file "
+            "in multipart field `image`"
+        ),
+        "filename": s.CharField(required=False, help_text="Defaults to image.png"),
+    },
+)
+anyrouter_response = inline_serializer(
+    "AnyRouterExtractResponse",
+    {
+        "text": s.CharField(),
+        "format": s.ChoiceField(choices=["markdown"]),
+        "model": s.CharField(help_text="The model that really ran"),
+        "tokens": s.IntegerField(help_text="Provider tokens, else ceil(len(text) / 4)"),
+    },
+)
+
+_block = inline_serializer(
+    "DocsRouterBlock",
+    many=True,
+    fields={
+        "type": s.CharField(),
+        "content": s.CharField(),
+        "page": s.IntegerField(help_text="1-based page number"),
+        "bbox": s.ListField(child=s.FloatField(), help_text="[x0, y0, x1, y1] in pixels"),
+        "confidence": s.FloatField(help_text="0-100"),
+    },
+)
+v1_ocr_request = inline_serializer(
+    "V1OcrRequest",
+    {
+        "url": s.CharField(required=False, help_text="DocsRouter: http(s) or data: URL"),
+        "base64": s.CharField(required=False, help_text="DocsRouter: base64 document"),
+        "model": s.CharField(required=False, allow_null=True),
+        "options": inline_serializer(
+            "DocsRouterOptions",
+            {
+                "extract_tables": s.BooleanField(required=False),
+                "language": s.CharField(required=False),
+                "output_format": s.ChoiceField(
+                    choices=["text", "json", "markdown"], required=False
+                ),
+            },
+            required=False,
+        ),
+        "document": s.JSONField(
+            required=False,
+            help_text="Mistral OCR: {type: document_url, document_url} or {type: image_url, "
+            "image_url}. A body with `document` is a Mistral OCR request.",
+        ),
+        "pages": s.JSONField(required=False, help_text="Mistral: [0, 2] or '0,2-4' (0-based)"),
+        "include_image_base64": s.BooleanField(required=False, allow_null=True),
+        "table_format": s.ChoiceField(choices=["markdown", "html"], required=False),
+        "include_blocks": s.BooleanField(required=False),
+        "confidence_scores_granularity": s.ChoiceField(
+            choices=["word", "page", "block"], required=False
+        ),
+        "extract_header": s.BooleanField(required=False),
+        "extract_footer": s.BooleanField(required=False),
+    },
+)
+v1_ocr_response = inline_serializer(
+    "V1OcrResponse",
+    {
+        "id": s.CharField(help_text="DocsRouter: req_…"),
+        "object": s.CharField(help_text="DocsRouter: ocr.result"),
+        "created": s.IntegerField(),
+        "model": s.CharField(),
+        "result": inline_serializer(
+            "DocsRouterResult",
+            {
+                "text": s.CharField(),
+                "blocks": _block,
+                "tables": s.JSONField(),
+                "confidence": s.FloatField(),
+                "language": s.CharField(),
+            },
+        ),
+        "usage": inline_serializer(
+            "DocsRouterUsage",
+            {
+                "pages_processed": s.IntegerField(),
+                "tokens_used": s.IntegerField(),
+                "provider_cost_cents": s.DecimalField(max_digits=20, decimal_places=4),
+                "platform_fee_cents": s.DecimalField(max_digits=20, decimal_places=4),
+                "total_cost_cents": s.DecimalField(max_digits=20, decimal_places=4),
+                "processing_time_ms": s.IntegerField(),
+            },
+        ),
+        "pages": s.JSONField(
+            help_text="Mistral: [{index, markdown, images, dimensions, tables, hyperlinks, "
+            "header, footer, blocks, confidence_scores}]"
+        ),
+        "usage_info": s.JSONField(help_text="Mistral: {pages_processed, doc_size_bytes}"),
+        "document_annotation": s.CharField(allow_null=True),
+        "text": s.CharField(help_text="Mistral: all pages' markdown"),
+    },
+)
+
+invoice_request = inline_serializer(
+    "InvoiceRequest",
+    {
+        "imageBase64": s.CharField(required=False),
+        "mimeType": s.CharField(required=False),
+        "pdfUrl": s.CharField(required=False),
+        "pdfBase64": s.CharField(required=False),
+        "model": s.CharField(required=False),
+        "plugins": s.JSONField(
+            required=False,
+            help_text="[{id: file-parser, config: {engine: pdf-text|mistral-ocr|native|"
+            "local-ocr}}]",
+        ),
+        "annotations": s.JSONField(required=False),
+    },
+)
+_money = s.CharField(allow_null=True, help_text="Decimal string")
+invoice_response = inline_serializer(
+    "InvoiceResponse",
+    {
+        "data": inline_serializer(
+            "InvoiceData",
+            {
+                "vendor": inline_serializer(
+                    "InvoiceVendor",
+                    {
+                        "name": s.CharField(allow_null=True),
+                        "address": s.CharField(allow_null=True),
+                        "tax_id": s.CharField(allow_null=True),
+                    },
+                ),
+                "invoice_number": s.CharField(allow_null=True),
+                "invoice_date": s.DateField(allow_null=True),
+                "due_date": s.DateField(allow_null=True),
+                "currency": s.CharField(allow_null=True),
+                "subtotal": _money,
+                "tax": _money,
+                "total": _money,
+                "line_items": inline_serializer(
+                    "InvoiceLineItem",
+                    {
+                        "description": s.CharField(allow_null=True),
+                        "quantity": _money,
+                        "unit_price": _money,
+                        "amount": _money,
+                    },
+                    many=True,
+                ),
+                "bill_to": s.CharField(allow_null=True),
+            },
+        ),
+        "text": s.CharField(),
+        "model": s.CharField(),
+        "annotations": s.JSONField(),
+        "usage": s.JSONField(),
+    },
+)
+
+upload_request = inline_serializer("UploadRequest", {"file": s.FileField()})
+upload_response = inline_serializer(
+    "UploadResponse",
+    {
+        "key": s.CharField(help_text="ocr/<tenant public id>/<filename>"),
+        "fileUrl": s.CharField(),
+        "size": s.IntegerField(),
+        "contentType": s.CharField(),
+    },
+)
+process_request = inline_serializer("ProcessRequest", {"key": s.CharField()})
+process_response = inline_serializer(
+    "ProcessResponse",
+    {
+        "id": s.CharField(),
+        "text": s.CharField(),
+        "key": s.CharField(),
+        "fileUrl": s.CharField(),
+        "createdAt": s.DateTimeField(),
+        "wordCount": s.IntegerField(),
+        "tokensUsed": s.IntegerField(),
+        "language": s.CharField(allow_null=True),
+    },
+)
+seed_error = inline_serializer("SeedError", {"error": s.CharField()})
+
+otoroshi_request = inline_serializer(
+    "OtoroshiOcrRequest",
+    {
+        "model": s.CharField(required=False),
+        "document": s.JSONField(required=False),
+        "document_url": s.CharField(required=False),
+        "image_url": s.CharField(required=False),
+        "image_base64": s.CharField(required=False),
+        "document_base64": s.CharField(required=False),
+        "content_type": s.CharField(required=False),
+        "pages": s.ListField(child=s.IntegerField(), required=False),
+        "pdf_password": s.CharField(required=False),
+        "provider": s.CharField(required=False),
+    },
+)
+otoroshi_response = inline_serializer(
+    "OtoroshiOcrResponse",
+    {
+        "model": s.CharField(),
+        "text": s.CharField(),
+        "pages": inline_serializer(
+            "OtoroshiPage", {"index": s.IntegerField(), "markdown": s.CharField()}, many=True
+        ),
+        "usage_info": inline_serializer("OtoroshiUsage", {"pages_processed": s.IntegerField()}),
+    },
+)
+
+models_response = inline_serializer(
+    "ModelList",
+    {
+        "data": inline_serializer(
+            "ModelInfo",
+            {
+                "id": s.CharField(),
+                "providers": s.JSONField(),
+                "pricing": s.JSONField(help_text="USD decimal strings"),
+            },
+            many=True,
+        )
+    },
+)

@@ -1,0 +1,130 @@
+"""Seed 003: `POST /api/upload` (multipart `file`) then `POST /api/ocr/process` `{key}`.
+
+Files go through Django's storage API (local disk by default, S3-compatible through
+django-storages when configured) under `ocr/<tenant public id>/<filename>`. A key is
+looked up within the caller's tenant only, so another tenant's key is 404 `File not
+found`, never a leak. Errors use the seed's envelope `{"error": "…"}`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.urls import reverse
+from django.utils.text import get_valid_filename
+
+from config.api import ApiError
+from ocr.dialects.common import MiB, request_body, word_count
+from ocr.intake.sniff import media_type_sniff
+from ocr.models import StoredUpload
+from ocr.types import DocumentSource, OcrRequest
+
+DIALECT = "upload"
+MAX_BYTES = 20 * MiB
+KEY_RE = re.compile(r"ocr/(?P<owner>[A-Za-z0-9_\-]{1,60})/(?P<name>[A-Za-z0-9._\-]{1,255})")
+
+
+def _safe_filename(name: str | None) -> str:
+    base = os.path.basename((name or "").replace("\\", "/"))
+    safe = get_valid_filename(base)[:120] if base else ""
+    return safe.lstrip(".") or "upload"
+
+
+def upload_create(*, api_key, upload: Any) -> StoredUpload:
+    """Store an uploaded file for the key's tenant; the key is its storage path."""
+    if upload is None or upload == "":
+        raise ApiError(400, "missing_file", "No file provided")
+    if not isinstance(upload, UploadedFile):
+        raise ApiError(400, "invalid_file", "The 'file' field must be a file")
+    if upload.size is not None and upload.size > MAX_BYTES:
+        raise ApiError(413, "file_too_large", "File too large (max 20 MiB)")
+    if not upload.size:
+        raise ApiError(400, "missing_file", "The file is empty")
+    head = upload.read(4096)
+    upload.seek(0)
+    media_type = media_type_sniff(head) or "application/octet-stream"
+    organization = api_key.organization
+    wanted = f"ocr/{organization.public_id}/{_safe_filename(upload.name)}"
+    # The storage picks a free name (a suffix) when the wanted one is taken.
+    storage_name = default_storage.save(wanted, upload).replace("\\", "/")
+    return StoredUpload.objects.create(
+        key=storage_name,
+        organization=organization,
+        api_key=api_key,
+        storage_name=storage_name,
+        size=upload.size,
+        content_type=media_type,
+    )
+
+
+def upload_get(*, organization, key: Any) -> StoredUpload:
+    if not isinstance(key, str) or not key:
+        raise ApiError(400, "missing_key", "File key is required")
+    if not KEY_RE.fullmatch(key):
+        raise ApiError(400, "invalid_key", "Invalid file key format")
+    upload = StoredUpload.objects.filter(organization=organization, key=key).first()
+    if upload is None:
+        raise ApiError(404, "file_not_found", "File not found")
+    return upload
+
+
+def file_url(request, upload: StoredUpload) -> str:
+    """A presigned URL on S3; on local storage, our download link (it needs the key)."""
+    if settings.AWS_STORAGE_BUCKET_NAME:
+        return default_storage.url(upload.storage_name)
+    return request.build_absolute_uri(reverse("ocr-file", kwargs={"key": upload.key}))
+
+
+def upload_json(request, upload: StoredUpload) -> dict[str, Any]:
+    return {
+        "key": upload.key,
+        "fileUrl": file_url(request, upload),
+        "size": upload.size,
+        "contentType": upload.content_type,
+    }
+
+
+def parse(request, *, api_key) -> tuple[OcrRequest, StoredUpload]:
+    body = request_body(request)
+    upload = upload_get(organization=api_key.organization, key=body.get("key"))
+    try:
+        with default_storage.open(upload.storage_name, "rb") as handle:
+            data = handle.read(MAX_BYTES + 1)
+    except (FileNotFoundError, OSError):
+        raise ApiError(404, "file_not_found", "File not found") from None
+    ocr_request = OcrRequest(
+        dialect=DIALECT,
+        source=DocumentSource(data=data, filename=os.path.basename(upload.key)),
+        max_bytes=MAX_BYTES,
+        model=None,
+    )
+    return ocr_request, upload
+
+
+def render(request, outcome, upload: StoredUpload) -> dict[str, Any]:
+    result = outcome.result
+    text = result.text
+    created = outcome.created.isoformat().replace("+00:00", "Z")
+    return {
+        "id": outcome.request_id,
+        "text": text,
+        "key": upload.key,
+        "fileUrl": file_url(request, upload),
+        "createdAt": created,
+        "wordCount": word_count(text),
+        "tokensUsed": result.tokens,
+        "language": result.language,
+    }
+
+
+def error_body(error: ApiError) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": error.message, "code": error.code}
+    for name in ("limit_source", "required_usd", "available_usd"):
+        if name in error.extra:
+            body[name] = error.extra[name]
+    return body

@@ -1,0 +1,293 @@
+"""The endpoint views of the five dialects: each only wires its parser and renderer into
+the shared `OcrEndpoint` flow (auth, rate limit, parse, pipeline, render, headers)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.core.files.storage import default_storage
+from django.http import FileResponse, HttpResponseRedirect
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.money import micros_to_usd_str
+from billing.ratelimit import ratelimit_acquire
+from config.api import ApiError, as_api_error
+from keys.authentication import ApiKeyAuthentication, require_key
+from ocr.dialects import (
+    anyrouter,
+    docsrouter,
+    invoice,
+    mistral,
+    otoroshi,
+    schemas,
+    uploads,
+)
+from ocr.dialects.common import is_multipart, request_body
+from ocr.endpoint import OcrEndpoint
+from ocr.pipeline import ocr_execute, request_id_new
+
+
+class _AuthOnce:
+    """A refused key must not be re-checked later in the same request.
+
+    DRF marks a request unauthenticated only when the authenticator raises its own
+    APIException; ours raises ApiError, so a later `request.auth` (the cost headers read
+    it) would authenticate again and raise outside the error handler: a 500.
+    """
+
+    def perform_authentication(self, request) -> None:
+        try:
+            request.user  # noqa: B018  (authenticates)
+        except ApiError:
+            request._not_authenticated()
+            raise
+
+
+class AnyRouterExtractView(_AuthOnce, OcrEndpoint):
+    dialect = anyrouter.DIALECT
+    max_bytes = anyrouter.MAX_BYTES
+    too_large_code = "image_too_large"
+
+    @extend_schema(
+        operation_id="anyrouter_ocr_extract",
+        summary="Seed 000 (AnyRouter): extract Markdown from an image or document",
+        request={
+            "application/json": schemas.anyrouter_request,
+            "multipart/form-data": schemas.anyrouter_request,
+        },
+        responses={200: schemas.anyrouter_response, **schemas.errors(*schemas.COMMON)},
+        tags=["ocr"],
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def parse(self, request):
+        return anyrouter.parse(request)
+
+    def render(self, request, outcome):
+        return anyrouter.render(outcome)
+
+
+class V1OcrView(_AuthOnce, OcrEndpoint):
+    """`POST /v1/ocr`: a body with `document` is Mistral OCR, else DocsRouter (seed 001)."""
+
+    parser_classes = [JSONParser]
+    dialect = docsrouter.DIALECT
+    max_bytes = mistral.MAX_BYTES
+
+    @extend_schema(
+        operation_id="v1_ocr",
+        summary="Seed 001 (DocsRouter, url/base64) and Mistral OCR (document) on one path",
+        request=schemas.v1_ocr_request,
+        responses={200: schemas.v1_ocr_response, **schemas.errors(*schemas.COMMON)},
+        tags=["ocr"],
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def parse(self, request):
+        body = request_body(request)
+        if "document" in body:
+            self.ocr_request = mistral.parse_body(body)
+        else:
+            self.ocr_request = docsrouter.parse_body(body)
+        self.dialect = self.ocr_request.dialect
+        return self.ocr_request
+
+    def render(self, request, outcome):
+        if self.ocr_request.dialect == mistral.DIALECT:
+            return mistral.render(outcome, self.ocr_request)
+        return docsrouter.render(outcome, self.ocr_request)
+
+
+class OtoroshiOcrView(_AuthOnce, OcrEndpoint):
+    dialect = otoroshi.DIALECT
+
+    def get_max_bytes(self) -> int:
+        return otoroshi.max_bytes()
+
+    @extend_schema(
+        operation_id="otoroshi_ocr",
+        summary="Seed 004 (Otoroshi): OCR from JSON (any form of the seed) or multipart",
+        request={
+            "application/json": schemas.otoroshi_request,
+            "multipart/form-data": schemas.otoroshi_request,
+        },
+        responses={200: schemas.otoroshi_response, **schemas.errors(*schemas.COMMON)},
+        tags=["ocr"],
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def parse(self, request):
+        return otoroshi.parse(request)
+
+    def render(self, request, outcome):
+        return otoroshi.render(outcome)
+
+
+class InvoiceView(_AuthOnce, OcrEndpoint):
+    """Seed 002. Not charged twice: with `annotations` the pipeline does not run at all."""
+
+    parser_classes = [JSONParser]
+    dialect = invoice.DIALECT
+    max_bytes = invoice.MAX_BYTES
+
+    def _check_content_length(self, request) -> None:
+        # "Total request body: 10 MB" (seed): the body itself, not the decoded file.
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > invoice.MAX_BYTES + 64 * 1024:
+            raise ApiError(413, "file_too_large", "File too large")
+
+    @extend_schema(
+        operation_id="invoice_ocr_structured_v4",
+        summary="Seed 002 (Invoice OCR): structured invoice data from an image or PDF",
+        request=schemas.invoice_request,
+        responses={200: schemas.invoice_response, **schemas.errors(*schemas.COMMON)},
+        tags=["ocr"],
+    )
+    def post(self, request, *args, **kwargs):
+        api_key = request.auth
+        self.request_id = request_id_new()
+        ticket = ratelimit_acquire(api_key=api_key)
+        try:
+            self.ticket = ticket
+            self._check_content_length(request)
+            parsed = invoice.parse_body(request_body(request))
+            outcome = None
+            if parsed.ocr_request is not None:
+                outcome = ocr_execute(
+                    api_key=api_key, ocr_request=parsed.ocr_request, request_id=self.request_id
+                )
+                text = outcome.result.text
+            else:
+                text = parsed.annotation_text or ""
+            data, model, usage = invoice.extract(text=text, model=parsed.model)
+            body = invoice.render(
+                invoice_request=parsed, outcome=outcome, data=data, model=model, usage=usage
+            )
+            response = Response(body, status=200)
+            if outcome is not None:
+                response["X-Cost-Usd"] = micros_to_usd_str(outcome.price.total_micros)
+                response["X-Credits-Remaining-Usd"] = micros_to_usd_str(
+                    outcome.credits_remaining_micros
+                )
+            return response
+        finally:
+            ticket.release()
+
+
+class _SeedErrors:
+    """Seed 003's envelope: `{"error": "<message>"}` (plus a stable `code`)."""
+
+    def render_error(self, error: ApiError) -> Response:
+        return Response(uploads.error_body(error), status=error.status)
+
+
+class ProcessView(_AuthOnce, _SeedErrors, OcrEndpoint):
+    parser_classes = [JSONParser]
+    dialect = uploads.DIALECT
+    max_bytes = uploads.MAX_BYTES
+
+    def _check_content_length(self, request) -> None:
+        # The body is only {key}: anything big is not a process request.
+        if int(request.META.get("CONTENT_LENGTH") or 0) > 64 * 1024:
+            raise ApiError(413, "file_too_large", "Request body too large")
+
+    @extend_schema(
+        operation_id="ocr_process",
+        summary="Seed 003: OCR a file uploaded with POST /api/upload",
+        request=schemas.process_request,
+        responses={
+            200: schemas.process_response,
+            **{
+                code: OpenApiResponse(schemas.seed_error)
+                for code in (400, 401, 402, 404, 413, 429, 502)
+            },
+        },
+        tags=["ocr"],
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
+    def parse(self, request):
+        ocr_request, self.upload = uploads.parse(request, api_key=request.auth)
+        return ocr_request
+
+    def render(self, request, outcome):
+        return uploads.render(request, outcome, self.upload)
+
+
+class _KeyView(_AuthOnce, APIView):
+    authentication_classes = [ApiKeyAuthentication]
+    permission_classes = [require_key(kind="api", scope="ocr")]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        error = as_api_error(exc)
+        if error is None:
+            return super().handle_exception(exc)
+        response = Response(uploads.error_body(error), status=error.status)
+        for name, value in error.headers.items():
+            response[name] = value
+        return response
+
+
+class UploadView(_KeyView):
+    parser_classes = [MultiPartParser]
+
+    @extend_schema(
+        operation_id="ocr_upload",
+        summary="Seed 003: upload a file for OCR (multipart field `file`)",
+        request={"multipart/form-data": schemas.upload_request},
+        responses={
+            200: schemas.upload_response,
+            **{code: OpenApiResponse(schemas.seed_error) for code in (400, 401, 413, 429)},
+        },
+        tags=["ocr"],
+    )
+    def post(self, request, *args: Any, **kwargs: Any) -> Response:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+        if length > uploads.MAX_BYTES + 64 * 1024:
+            raise ApiError(413, "file_too_large", "File too large (max 20 MiB)")
+        if not is_multipart(request):
+            raise ApiError(400, "invalid_request", "Send the file as multipart/form-data")
+        ticket = ratelimit_acquire(api_key=request.auth)
+        try:
+            body = request_body(request)
+            upload = uploads.upload_create(api_key=request.auth, upload=body.get("file"))
+            response = Response(uploads.upload_json(request, upload), status=200)
+            for name, value in ticket.headers().items():
+                response[name] = value
+            return response
+        finally:
+            ticket.release()
+
+
+class FileView(_KeyView):
+    """The `fileUrl` of an upload on local storage: needs a key of the same tenant."""
+
+    @extend_schema(
+        operation_id="ocr_file_download",
+        summary="Seed 003: download an uploaded file (local storage; S3 redirects)",
+        responses={
+            (200, "application/octet-stream"): OpenApiResponse(description="The file"),
+            404: OpenApiResponse(schemas.seed_error),
+        },
+        tags=["ocr"],
+    )
+    def get(self, request, key: str):
+        upload = uploads.upload_get(organization=request.auth.organization, key=key)
+        if settings.AWS_STORAGE_BUCKET_NAME:
+            return HttpResponseRedirect(default_storage.url(upload.storage_name))
+        try:
+            handle = default_storage.open(upload.storage_name, "rb")
+        except (FileNotFoundError, OSError):
+            raise ApiError(404, "file_not_found", "File not found") from None
+        return FileResponse(handle, content_type=upload.content_type)

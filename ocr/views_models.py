@@ -1,0 +1,53 @@
+"""`GET /api/v1/models`: the models a client can ask for, who serves them, at what price.
+
+Public, like the model lists of the services the dialects imitate: prices are not secret
+and a client picks a model before it has a key. Prices are USD decimal strings.
+"""
+
+from __future__ import annotations
+
+from drf_spectacular.utils import extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from billing.money import micros_to_usd_str
+from ocr.dialects import schemas
+from ocr.routing import _served_models
+
+
+def _price(row) -> dict[str, str]:
+    return {
+        "per_page_usd": micros_to_usd_str(row.per_page_micros),
+        "per_request_usd": micros_to_usd_str(row.per_request_micros),
+        "input_per_mtok_usd": micros_to_usd_str(row.input_per_mtok_micros),
+        "output_per_mtok_usd": micros_to_usd_str(row.output_per_mtok_micros),
+    }
+
+
+class ModelListView(APIView):
+    authentication_classes: list = []
+    permission_classes: list = []
+
+    @extend_schema(
+        operation_id="models_list",
+        summary="Models, the providers serving them (in routing order) and their prices",
+        responses={200: schemas.models_response},
+        tags=["models"],
+    )
+    def get(self, request):
+        by_name: dict[str, dict] = {}
+        for row in _served_models():
+            entry = by_name.setdefault(
+                row.name,
+                {"id": row.name, "object": "model", "providers": [], "pricing": _price(row)},
+            )
+            entry["providers"].append(
+                {
+                    "id": row.provider.slug,
+                    "kind": row.provider.kind,
+                    "name": row.provider.name or row.provider.slug,
+                    "priority": row.provider.priority,
+                    "pricing": _price(row),
+                }
+            )
+        return Response({"object": "list", "data": sorted(by_name.values(), key=lambda m: m["id"])})

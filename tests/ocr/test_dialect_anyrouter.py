@@ -1,0 +1,186 @@
+"""Seed 000 (AnyRouter) `POST /api/v1/ocr/extract` through the real engine."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from billing.models import UsageRecord
+from tests.ocr.dialect_support import (
+    assert_cost_headers,
+    assert_not_charged,
+    assert_phototest_text,
+    b64,
+    client_with,
+    data_url,
+    error_code,
+    phototest_png,
+)
+
+pytest_plugins = ["tests.ocr.dialect_support"]
+
+URL = "/api/v1/ocr/extract"
+pytestmark = pytest.mark.django_db(transaction=False)
+
+
+def test_it_extracts_markdown_from_a_json_data_url(client, funded):
+    response = client.post(
+        URL, {"image": data_url(phototest_png()), "filename": "receipt.png"}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert set(body) == {"text", "format", "model", "tokens"}
+    assert body["format"] == "markdown"
+    assert body["model"] == "local/rapidocr"
+    assert_phototest_text(body["text"])
+    assert body["tokens"] == -(-len(body["text"]) // 4)
+    assert_cost_headers(response)
+    usage = UsageRecord.objects.get(request_id=response["X-Request-Id"])
+    assert usage.dialect == "anyrouter" and usage.status == "succeeded"
+    assert usage.total_micros > 0
+
+
+def test_it_accepts_raw_base64_without_a_filename(client):
+    response = client.post(URL, {"image": b64(phototest_png())}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert_phototest_text(response.json()["text"])
+
+
+def test_it_accepts_a_multipart_upload(client):
+    upload = SimpleUploadedFile("receipt.png", phototest_png(), content_type="image/png")
+
+    response = client.post(URL, {"image": upload}, format="multipart")
+
+    assert response.status_code == 200, response.content
+    assert_phototest_text(response.json()["text"])
+    assert_cost_headers(response)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"image": ""}, {"image": None}, {"filename": "x.png"}],
+)
+def test_a_missing_image_is_missing_required_fields(client, body):
+    response = client.post(URL, body, format="json")
+
+    assert response.status_code == 400
+    assert error_code(response) == "missing_required_fields"
+
+
+def test_a_multipart_without_image_is_missing_required_fields(client):
+    response = client.post(URL, {"other": "x"}, format="multipart")
+
+    assert response.status_code == 400
+    assert error_code(response) == "missing_required_fields"
+
+
+@pytest.mark.parametrize("body", [b"{not json", b"[1, 2]", b'"image"', b"null"])
+def test_a_body_that_is_not_a_json_object_is_invalid_request_body(client, body):
+    response = client.generic("POST", URL, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_request_body"
+
+
+def test_broken_multipart_is_invalid_request_body(client):
+    response = client.generic("POST", URL, b"--x\r\nnot a part", content_type="multipart/form-data")
+
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_request_body"
+
+
+@pytest.mark.parametrize(
+    "image", ["not base64 at all!!", "data:image/png;base64,@@@", 12345, ["a"], "data:nocomma"]
+)
+def test_bad_base64_is_invalid_image_encoding(client, image):
+    response = client.post(URL, {"image": image}, format="json")
+
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_image_encoding"
+
+
+def test_a_multipart_string_is_invalid_image_field(client):
+    response = client.post(URL, {"image": "just text"}, format="multipart")
+
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_image_field"
+
+
+def test_an_image_over_5_mib_decoded_is_image_too_large(client):
+    big = b"\x89PNG\r\n\x1a\n" + b"\0" * (5 * 1024 * 1024)
+
+    response = client.post(URL, {"image": b64(big)}, format="json")
+
+    assert response.status_code == 413
+    assert error_code(response) == "image_too_large"
+
+
+def test_a_multipart_image_over_5_mib_is_image_too_large(client):
+    big = SimpleUploadedFile("big.png", b"\0" * (5 * 1024 * 1024 + 1))
+
+    response = client.post(URL, {"image": big}, format="multipart")
+
+    assert response.status_code == 413
+    assert error_code(response) == "image_too_large"
+
+
+def test_an_oversized_content_length_is_refused_before_reading(client):
+    response = client.generic(
+        "POST",
+        URL,
+        b"{}",
+        content_type="application/json",
+        CONTENT_LENGTH=str(50 * 1024 * 1024),
+    )
+
+    assert response.status_code == 413
+    assert error_code(response) == "image_too_large"
+
+
+def test_a_corrupt_image_fails_clearly(client):
+    # A PNG signature and nothing else: not an image the engine can read.
+    response = client.post(URL, {"image": b64(b"\x89PNG\r\n\x1a\n" + b"junk" * 10)}, format="json")
+
+    assert 400 <= response.status_code < 600 and response.status_code != 500
+    assert response.json()["error"]["code"] in (
+        "invalid_document",
+        "unsupported_media_type",
+        "ocr_extraction_error",
+    )
+
+
+def test_a_text_file_is_not_an_image(client):
+    response = client.post(URL, {"image": b64(b"hello, plain text")}, format="json")
+
+    assert response.status_code == 415
+    assert error_code(response) == "unsupported_media_type"
+
+
+def test_no_key_and_a_management_key_are_invalid_api_key(management_client):
+    for who in (client_with(None), client_with("sk-ar-wrong"), management_client):
+        response = who.post(URL, {"image": b64(phototest_png())}, format="json")
+
+        assert response.status_code == 401
+        assert error_code(response) == "invalid_api_key"
+
+
+def test_zero_balance_is_402_and_the_engine_never_runs(broke_client, org_b):
+    response = broke_client.post(URL, {"image": b64(phototest_png())}, format="json")
+
+    assert response.status_code == 402
+    body = response.json()["error"]
+    assert body["code"] == "insufficient_credits"
+    assert body["limit_source"] == "balance"
+    assert_not_charged(org_b)
+
+
+def test_the_second_request_in_a_minute_is_429(limited_client):
+    first = limited_client.post(URL, {}, format="json")
+    second = limited_client.post(URL, {}, format="json")
+
+    assert first.status_code == 400
+    assert second.status_code == 429
+    assert error_code(second) == "rate_limited"
+    assert int(second["Retry-After"]) >= 1
