@@ -99,6 +99,16 @@ def _is_table_row(row: Row, gap: float) -> bool:
     return all(b.box[0] - a.box[2] >= gap for a, b in zip(row.lines, row.lines[1:], strict=False))
 
 
+def _paragraph_ended(paragraph: list[Row]) -> bool:
+    """A short last line ending a sentence closes its paragraph (no gap needed)."""
+    last = paragraph[-1]
+    if len(paragraph) < 2 or not last.text.rstrip().endswith((".", "!", "?", ":")):
+        return False
+    right = max(line.box[2] for row in paragraph for line in row.lines)
+    left = min(line.box[0] for row in paragraph for line in row.lines)
+    return last.lines[-1].box[2] - left < (right - left) * 0.6
+
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").strip()
 
@@ -173,7 +183,9 @@ def page_layout(lines: list[Line]) -> tuple[str, list[Block], list[Table]]:
                 index = end
                 continue
         previous = paragraph[-1] if paragraph else None
-        if previous is not None and row.top - previous.bottom > body * 0.9:
+        if previous is not None and (
+            row.top - previous.bottom > body * 0.9 or _paragraph_ended(paragraph)
+        ):
             flush()
         is_heading = row.height >= body * 1.5 and len(row.text) <= 80 and len(rows) > 2
         if is_heading:

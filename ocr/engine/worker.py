@@ -38,7 +38,7 @@ def _rapidocr():
     return _STATE["rapidocr"]
 
 
-def peak_rss_mib() -> float:
+def peak_rss_mib(_: object = None) -> float:
     """This worker's peak resident memory (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

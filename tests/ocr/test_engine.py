@@ -1,0 +1,246 @@
+"""The local engine on real documents: accuracy on the corpus, PDFs, TIFFs, the pool.
+
+One worker pool serves the whole session (created on first use); the images are the
+corpus's own, or small ones drawn here where accuracy is not the point.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import time
+
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from config.api import ApiError
+from ocr.engine import engine_available, engine_run
+from ocr.engine.layout import markdown_plain
+from ocr.engine.pool import pool_map
+from ocr.engine.worker import peak_rss_mib
+from ocr.intake.document import document_open
+from tests.ocr.conftest import cer, image_bytes, make_pdf, sroie_reference, word_f1
+
+
+def run(data: bytes, **kwargs):
+    pages = kwargs.pop("pages", None)
+    password = kwargs.pop("password", None)
+    return engine_run(document_open(data=data, pages=pages, password=password), **kwargs)
+
+
+def plain(result) -> str:
+    return markdown_plain(result.text)
+
+
+def phototest_reference(corpus) -> str:
+    return (corpus / "tesseract" / "phototest.txt").read_text()
+
+
+def test_phototest_is_read_within_one_percent_cer(corpus):
+    result = run((corpus / "tesseract" / "phototest.tif").read_bytes())
+
+    assert cer(plain(result), phototest_reference(corpus)) <= 0.01
+    page = result.pages[0]
+    assert result.model == "local/rapidocr"
+    assert result.language == "en"
+    assert (page.index, page.width, page.height, page.dpi) == (0, 640, 480, 200)
+    assert page.from_text_layer is False
+    assert 0.9 <= page.confidence <= 1.0
+    assert page.blocks and all(block.type in ("text", "title", "table") for block in page.blocks)
+    for block in page.blocks:
+        x0, y0, x1, y1 = block.bbox
+        assert 0 <= x0 < x1 <= 640 and 0 <= y0 < y1 <= 480
+        assert 0 < block.confidence <= 1
+    # Lines of one paragraph stay together; the two paragraphs of the page are apart.
+    assert "of file format.\n\nThe quick brown dog" in page.markdown
+
+
+def test_eurotext_is_read_within_one_percent_cer(corpus):
+    result = run((corpus / "tesseract" / "eurotext.tif").read_bytes())
+
+    assert cer(plain(result), (corpus / "tesseract" / "eurotext.txt").read_text()) <= 0.01
+
+
+@pytest.mark.parametrize("name", ["phototest-rotated-R.png", "phototest-rotated-180.png"])
+def test_rotated_scans_are_read_upright(corpus, name):
+    result = run((corpus / "tesseract" / name).read_bytes())
+
+    assert cer(plain(result), phototest_reference(corpus)) <= 0.02
+    assert plain(result).startswith("This is a lot of 12 point text")
+
+
+def test_sroie_receipts_word_f1_and_totals(corpus):
+    scores = {}
+    missing_totals = []
+    for scan in sorted((corpus / "sroie").glob("*.jpg")):
+        text = plain(run(scan.read_bytes()))
+        reference = sroie_reference(scan.with_suffix(".csv").read_text())
+        scores[scan.stem] = word_f1(text, reference)
+        total = json.loads(scan.with_suffix(".json").read_text())["total"]
+        if total not in text:
+            missing_totals.append((scan.stem, total))
+
+    assert len(scores) == 10
+    assert sum(scores.values()) / len(scores) >= 0.89, scores
+    assert missing_totals == []
+
+
+def test_a_text_layer_pdf_is_read_exactly_without_ocr(settings):
+    lines = ["Invoice 2024-001", "Total due: 1,234.56 EUR (incl. VAT)", "Thank you!"]
+    data = make_pdf([lines, ["Page two, line one", "line two"]])
+    # Any page sent to the OCR pool would now fail: the text must come from the text layer.
+    settings.OCR_PAGE_TIMEOUT_S = 0
+
+    result = run(data)
+
+    assert [page.markdown for page in result.pages] == [
+        "\n".join(lines),
+        "Page two, line one\nline two",
+    ]
+    assert all(page.from_text_layer for page in result.pages)
+    assert result.pages[0].blocks[0].content == "Invoice 2024-001"
+    assert (result.pages[0].width, result.pages[0].height, result.pages[0].dpi) == (612, 792, 72)
+
+
+def test_an_encrypted_pdf_is_read_with_its_password():
+    data = make_pdf([["Confidential figures"]], password="s3cret")
+
+    assert run(data, password="s3cret").text == "Confidential figures"
+
+
+def test_a_scanned_pdf_is_ocred(corpus):
+    scan = Image.open(corpus / "tesseract" / "phototest.tif")
+    data = make_pdf([["A cover page with a text layer"], scan])
+
+    result = run(data, pages=[1, 0])
+
+    assert [page.index for page in result.pages] == [1, 0]
+    scanned, cover = result.pages
+    assert cover.from_text_layer and cover.markdown == "A cover page with a text layer"
+    assert not scanned.from_text_layer
+    assert scanned.dpi == 200
+    assert cer(markdown_plain(scanned.markdown), phototest_reference(corpus)) <= 0.02
+
+
+def test_a_multi_page_tiff_gives_every_page(corpus):
+    first = Image.open(corpus / "tesseract" / "phototest.tif").convert("L")
+    second = Image.open(corpus / "tesseract" / "eurotext.tif").convert("L")
+    data = image_bytes(first, "TIFF", save_all=True, append_images=[second])
+
+    result = run(data)
+
+    assert [page.index for page in result.pages] == [0, 1]
+    assert cer(markdown_plain(result.pages[0].markdown), phototest_reference(corpus)) <= 0.01
+    assert "braune Fuchs" in result.pages[1].markdown
+
+
+def test_a_gif_is_read_from_its_first_frame():
+    font = ImageFont.load_default(size=40)
+    frames = []
+    for word in ("FIRST FRAME", "SECOND FRAME"):
+        frame = Image.new("L", (520, 120), 255)
+        ImageDraw.Draw(frame).text((20, 30), word, font=font, fill=0)
+        frames.append(frame)
+    data = image_bytes(frames[0], "GIF", save_all=True, append_images=frames[1:])
+
+    result = run(data)
+
+    assert len(result.pages) == 1
+    assert plain(result).strip() == "FIRST FRAME"
+
+
+def test_columns_become_a_table_and_large_type_a_heading():
+    big, small = ImageFont.load_default(size=56), ImageFont.load_default(size=26)
+    image = Image.new("L", (900, 560), 255)
+    draw = ImageDraw.Draw(image)
+    draw.text((40, 30), "Quarterly Report", font=big, fill=0)
+    rows = [("Item", "Qty", "Price"), ("Apples", "12", "3.50"), ("Pears", "7", "2.25")]
+    rows.append(("Plums", "30", "9.00"))
+    for number, row in enumerate(rows):
+        for x, cell in zip((40, 420, 640), row, strict=True):
+            draw.text((x, 170 + number * 60), cell, font=small, fill=0)
+    draw.text((40, 450), "Prices include tax.", font=small, fill=0)
+
+    page = run(image_bytes(image, "PNG")).pages[0]
+
+    assert page.markdown.startswith("# Quarterly Report")
+    assert len(page.tables) == 1
+    table = page.tables[0]
+    assert table.headers == ["Item", "Qty", "Price"]
+    assert table.rows == [["Apples", "12", "3.50"], ["Pears", "7", "2.25"], ["Plums", "30", "9.00"]]
+    assert "| Item | Qty | Price |" in page.markdown
+    assert [block.type for block in page.blocks] == ["title", "table", "text"]
+
+
+def test_a_large_scan_keeps_the_worker_under_700_mib(corpus):
+    scan = Image.open(corpus / "sroie" / "002.jpg").convert("RGB")
+    large = scan.resize((5000, 7000), Image.Resampling.BILINEAR)
+    data = image_bytes(large, "JPEG", quality=85)
+    del scan, large
+
+    result = run(data)
+
+    assert result.pages[0].width == 5000 and result.pages[0].height == 7000
+    assert "33.90" in plain(result)
+    assert pool_map(peak_rss_mib, [None])[0] < 700
+
+
+def test_a_worker_crash_is_an_extraction_error_and_the_pool_recovers(corpus):
+    with pytest.raises(ApiError) as caught:
+        pool_map(os._exit, [3])
+
+    assert (caught.value.status, caught.value.code) == (502, "ocr_extraction_error")
+    assert "This is a lot" in plain(run((corpus / "tesseract" / "phototest.tif").read_bytes()))
+
+
+def test_a_page_over_its_time_limit_is_an_extraction_error_and_the_pool_recovers(corpus):
+    started = time.monotonic()
+    with pytest.raises(ApiError) as caught:
+        pool_map(time.sleep, [30], timeout_s=0.5)
+
+    assert (caught.value.status, caught.value.code) == (502, "ocr_extraction_error")
+    assert time.monotonic() - started < 5
+    assert "This is a lot" in plain(run((corpus / "tesseract" / "phototest.tif").read_bytes()))
+
+
+def test_a_damaged_page_is_invalid_document():
+    good = Image.new("L", (40, 40), 255)
+    data = bytearray(image_bytes(good, "TIFF", save_all=True, append_images=[good]))
+    document = document_open(data=bytes(data))
+    # Point the second page's pixel data past the end of the file after intake.
+    document.data = bytes(data[: len(data) - 1700]) + bytes(data[-1700:]).replace(
+        b"\xff" * 16, b"\x00" * 16
+    )
+
+    try:
+        result = engine_run(document)
+    except ApiError as error:
+        assert (error.status, error.code) == (400, "invalid_document")
+    else:  # the change may land in padding: then both pages still read as blank
+        assert len(result.pages) == 2
+
+
+def test_tesseract_is_offered_only_when_installed(corpus):
+    installed = shutil.which("tesseract") is not None
+
+    assert engine_available("tesseract") is installed
+    assert engine_available("rapidocr") is True
+    assert engine_available("nonsense") is False
+    data = (corpus / "tesseract" / "phototest.tif").read_bytes()
+    if not installed:
+        with pytest.raises(ApiError) as caught:
+            run(data, engine="tesseract")
+        assert caught.value.code == "ocr_extraction_error"
+    else:
+        result = run(data, engine="local/tesseract")
+        assert result.model == "local/tesseract"
+        assert cer(plain(result), phototest_reference(corpus)) <= 0.02
+
+
+def test_an_unknown_engine_is_refused():
+    with pytest.raises(ApiError) as caught:
+        run(io.BytesIO(make_pdf([["x"]])).getvalue(), engine="local/nope")
+
+    assert caught.value.code == "invalid_model"
