@@ -20,7 +20,7 @@ from ocr.providers.pages import (
     page_images,
     pdf_selected_pages,
 )
-from ocr.types import OcrRequest, OcrResult, PageResult, Table
+from ocr.types import Block, OcrRequest, OcrResult, PageResult, Table
 
 # Mistral OCR request fields a dialect may hand through in `OcrRequest.options`.
 FORWARDED_OPTIONS = (
@@ -100,16 +100,33 @@ class MistralClient(ProviderClient):
         ]
         scores = raw.get("confidence_scores") or {}
         confidence = scores.get("average_page_confidence_score")
+        blocks = [_block(block) for block in raw.get("blocks") or []]
         return PageResult(
             index=index,
             markdown=str(raw["markdown"]),
             width=int(dimensions.get("width") or 0),
             height=int(dimensions.get("height") or 0),
             dpi=int(dimensions.get("dpi") or 72),
+            blocks=blocks,
             tables=tables,
             confidence=float(confidence) if confidence is not None else None,
             images=list(raw.get("images") or []),
         )
+
+
+def _block(raw: dict[str, Any]) -> Block:
+    box = tuple(
+        float(raw.get(name) or 0)
+        for name in ("top_left_x", "top_left_y", "bottom_right_x", "bottom_right_y")
+    )
+    scores = raw.get("confidence_scores") or {}
+    confidence = scores.get("average_content_confidence_score")
+    return Block(
+        type=str(raw.get("type") or "text"),
+        content=str(raw.get("content") or ""),
+        bbox=box,
+        confidence=float(confidence) if confidence is not None else None,
+    )
 
 
 def _document_url(pdf: bytes, name: str | None) -> dict[str, Any]:

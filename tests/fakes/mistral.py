@@ -25,6 +25,27 @@ class FakeMistral(FakeUpstream):
     def markdown_for(self, index: int, doc_digest: str) -> str:
         return f"# Page {index + 1}\n\nMistral fake text of page {index} of {doc_digest}."
 
+    def blocks_for(self, index: int, doc_digest: str) -> list[dict]:
+        title, text = self.markdown_for(index, doc_digest).split("\n\n", 1)
+        return [
+            {
+                "type": "title",
+                "top_left_x": 100,
+                "top_left_y": 80,
+                "bottom_right_x": 900,
+                "bottom_right_y": 140,
+                "content": title,
+            },
+            {
+                "type": "text",
+                "top_left_x": 100,
+                "top_left_y": 180,
+                "bottom_right_x": 1500,
+                "bottom_right_y": 240,
+                "content": text,
+            },
+        ]
+
     def error(self, status: int, message: str) -> Reply:
         if status == 401:
             return Reply(401, {"message": message, "request_id": uuid.uuid4().hex})
@@ -76,6 +97,7 @@ class FakeMistral(FakeUpstream):
                 return self.error(422, f"pages out of range for a {page_count}-page document")
             indices = list(pages)
         with_images = bool(body.get("include_image_base64"))
+        with_blocks = body.get("include_blocks", True)  # on by default, as upstream
         doc_digest = digest(data)
         return Reply(
             200,
@@ -103,6 +125,7 @@ class FakeMistral(FakeUpstream):
                         "hyperlinks": [],
                         "header": None,
                         "footer": None,
+                        **({"blocks": self.blocks_for(i, doc_digest)} if with_blocks else {}),
                     }
                     for i in indices
                 ],

@@ -58,6 +58,7 @@ class FakeUpstream:
         self.latency_s = latency_s
         self.fault_delay_s = 5.0
         self.requests: list[Recorded] = []
+        self.replies_sent: list[Reply] = []  # every answer, in order
         self._faults: deque[str] = deque()
         self._always: str | None = None
         self._lock = threading.Lock()
@@ -164,6 +165,8 @@ class FakeUpstream:
                 reply = self.handle(request)
             except (ValueError, KeyError, TypeError) as exc:
                 reply = self.error(422, f"invalid request: {exc}")
+        with self._lock:
+            self.replies_sent.append(reply)
         self._write(handler, reply, slow=fault == "slow_body")
 
     def _write(self, handler: BaseHTTPRequestHandler, reply: Reply, *, slow: bool) -> None:
