@@ -116,3 +116,47 @@ def assert_not_charged(organization) -> None:
 
 def error_code(response) -> str:
     return response.json()["error"]["code"]
+
+
+class _Files:
+    """Files served over HTTP on 127.0.0.1: `files[path] = (content_type, bytes)`."""
+
+    def __init__(self) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        files: dict[str, tuple[str, bytes]] = {}
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                found = files.get(self.path)
+                if found is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Type", found[0])
+                self.send_header("Content-Length", str(len(found[1])))
+                self.end_headers()
+                self.wfile.write(found[1])
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.files = files
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def file_server(settings):
+    """A local file server; the URL fetcher is allowed to reach 127.0.0.1 for it."""
+    settings.FETCH_ALLOW_PRIVATE = True
+    server = _Files()
+    yield server
+    server.close()
