@@ -181,7 +181,8 @@ def _page_scores(page, granularity: str) -> dict[str, Any]:
     )
     scores: dict[str, Any] = {
         "average_page_confidence_score": average,
-        "minimum_page_confidence_score": min(values) if values else average,
+        # The page mean is over lines, the block scores over blocks: keep min <= average.
+        "minimum_page_confidence_score": min([*values, average]),
     }
     if granularity == "word":
         scores["word_confidence_scores"] = _word_scores(page)

@@ -160,3 +160,33 @@ def file_server(settings):
     server = _Files()
     yield server
     server.close()
+
+
+@pytest.fixture
+def local_provider(db):
+    """The seeded local provider and fee policy (a transactional test flushes them)."""
+    from billing.models import FeePolicy
+    from ocr.models import Provider, ProviderModel
+
+    provider, _ = Provider.objects.get_or_create(
+        slug="local", defaults={"kind": "local", "priority": 1000, "timeout_s": 120}
+    )
+    for name, price in (("local/rapidocr", 1000), ("local/tesseract", 500)):
+        ProviderModel.objects.get_or_create(
+            provider=provider, name=name, defaults={"per_page_micros": price}
+        )
+    if not FeePolicy.objects.filter(organization__isnull=True).exists():
+        FeePolicy.objects.create(organization=None, percent_bp=550, fixed_micros=0)
+    return provider
+
+
+def alias_model(name: str, *, slug: str = "aliases", upstream: str = "local/rapidocr"):
+    """A model name a seed uses (e.g. 'alpha-digit-max'), served by the local engine."""
+    from ocr.models import Provider, ProviderModel
+
+    provider, _ = Provider.objects.get_or_create(
+        slug=slug, defaults={"kind": "local", "priority": 500, "timeout_s": 120}
+    )
+    return ProviderModel.objects.get_or_create(
+        provider=provider, name=name, defaults={"upstream_model": upstream, "per_page_micros": 1000}
+    )[0]

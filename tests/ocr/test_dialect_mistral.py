@@ -1,0 +1,216 @@
+"""Mistral OCR on `POST /v1/ocr` (body with `document`): every response must parse into the
+`mistralai` SDK's own `OCRResponse`, with blocks, tables and confidence scores."""
+
+from __future__ import annotations
+
+import pytest
+from mistralai.client.models import OCRResponse
+
+from tests.ocr.conftest import make_pdf
+from tests.ocr.dialect_support import (
+    assert_cost_headers,
+    assert_not_charged,
+    assert_phototest_text,
+    client_with,
+    data_url,
+    error_code,
+    phototest_png,
+)
+
+pytest_plugins = ["tests.ocr.dialect_support"]
+pytestmark = pytest.mark.django_db
+
+URL = "/v1/ocr"
+
+
+def ocr(client, **body):
+    return client.post(URL, {"model": "local/rapidocr", **body}, format="json")
+
+
+def test_an_image_url_document_parses_into_the_sdk_response(client):
+    response = ocr(client, document={"type": "image_url", "image_url": data_url(phototest_png())})
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    parsed = OCRResponse.model_validate(body)
+    assert parsed.model == "local/rapidocr"
+    assert parsed.usage_info.pages_processed == 1
+    assert parsed.usage_info.doc_size_bytes == len(phototest_png())
+    page = parsed.pages[0]
+    assert page.index == 0
+    assert (page.dimensions.width, page.dimensions.height) == (640, 480)
+    assert_phototest_text(page.markdown)
+    assert_phototest_text(body["text"])
+    assert body["document_annotation"] is None
+    # include_blocks defaults to true (as in the SDK): typed blocks with boxes.
+    assert page.blocks and page.blocks[0].type == "text"
+    assert page.blocks[0].bottom_right_x > page.blocks[0].top_left_x
+    assert page.confidence_scores is None or "confidence_scores" not in body["pages"][0]
+    assert_cost_headers(response)
+
+
+def test_image_url_as_an_object_and_document_url_with_a_pdf(client):
+    pdf = make_pdf([["Invoice 1042", "Total 120.00"], ["Second page text"]])
+
+    as_object = ocr(
+        client, document={"type": "image_url", "image_url": {"url": data_url(phototest_png())}}
+    )
+    as_pdf = ocr(
+        client,
+        document={
+            "type": "document_url",
+            "document_url": data_url(pdf, "application/pdf"),
+            "document_name": "invoice.pdf",
+        },
+        pages=[1],
+    )
+
+    assert as_object.status_code == 200, as_object.content
+    assert as_pdf.status_code == 200, as_pdf.content
+    parsed = OCRResponse.model_validate(as_pdf.json())
+    assert [p.index for p in parsed.pages] == [1]
+    assert "Second page text" in parsed.pages[0].markdown
+    assert parsed.usage_info.pages_processed == 1
+
+
+def test_pages_as_a_range_string(client):
+    pdf = make_pdf([["page zero"], ["page one"], ["page two"]])
+
+    response = ocr(
+        client,
+        document={"type": "document_url", "document_url": data_url(pdf, "application/pdf")},
+        pages="0,2-2",
+    )
+
+    assert response.status_code == 200, response.content
+    pages = OCRResponse.model_validate(response.json()).pages
+    assert [p.index for p in pages] == [0, 2]
+
+
+@pytest.mark.parametrize("granularity", ["page", "block", "word"])
+def test_confidence_scores_at_each_granularity(client, granularity):
+    response = ocr(
+        client,
+        document={"type": "image_url", "image_url": data_url(phototest_png())},
+        confidence_scores_granularity=granularity,
+        include_blocks=True,
+    )
+
+    assert response.status_code == 200, response.content
+    page = OCRResponse.model_validate(response.json()).pages[0]
+    scores = page.confidence_scores
+    assert 0.9 <= scores.average_page_confidence_score <= 1
+    assert scores.minimum_page_confidence_score <= scores.average_page_confidence_score
+    if granularity == "block":
+        assert page.blocks[0].confidence_scores.average_content_confidence_score > 0.9
+    if granularity == "word":
+        words = scores.word_confidence_scores
+        assert [w.text for w in words[:3]] == ["This", "is", "a"]
+        first = words[5]
+        assert page.markdown[first.start_index :].startswith(first.text)
+
+
+def test_without_blocks_and_with_image_base64(client):
+    response = ocr(
+        client,
+        document={"type": "image_url", "image_url": data_url(phototest_png())},
+        include_blocks=False,
+        include_image_base64=True,
+        extract_header=True,
+        extract_footer=True,
+        table_format="html",
+        id="client-request-1",
+        bbox_annotation_format={"type": "json_schema", "json_schema": {"name": "x", "schema": {}}},
+    )
+
+    assert response.status_code == 200, response.content
+    page = response.json()["pages"][0]
+    assert "blocks" not in page
+    OCRResponse.model_validate(response.json())
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({"document": "https://example.com/a.pdf"}, "invalid_request"),
+        ({"document": {"type": "document_url"}}, "invalid_request"),
+        ({"document": {"type": "file", "file_id": "abc"}}, "unsupported_document_type"),
+        ({"document": {"type": "image_url", "image_url": {"url": 5}}}, "invalid_request"),
+        (
+            {
+                "document": {
+                    "type": "document_url",
+                    "document_url": "data:application/pdf;base64,%%",
+                }
+            },
+            "invalid_base64",
+        ),
+        (
+            {"document": {"type": "document_url", "document_url": "file:///etc/passwd"}},
+            "invalid_url",
+        ),
+        (
+            {
+                "document": {"type": "image_url", "image_url": "https://x.test/a.png"},
+                "pages": "a-b",
+            },
+            "invalid_pages",
+        ),
+        (
+            {"document": {"type": "image_url", "image_url": "https://x.test/a.png"}, "pages": [-1]},
+            "invalid_pages",
+        ),
+        (
+            {
+                "document": {"type": "image_url", "image_url": "https://x.test/a.png"},
+                "table_format": "csv",
+            },
+            "invalid_request",
+        ),
+        (
+            {
+                "document": {"type": "image_url", "image_url": "https://x.test/a.png"},
+                "confidence_scores_granularity": "letter",
+            },
+            "invalid_request",
+        ),
+        (
+            {
+                "document": {"type": "image_url", "image_url": "https://x.test/a.png"},
+                "include_blocks": "yes please",
+            },
+            "invalid_request",
+        ),
+    ],
+)
+def test_bad_requests_are_400(client, body, code):
+    response = client.post(URL, body, format="json")
+
+    assert response.status_code == 400, response.content
+    assert error_code(response) == code
+
+
+def test_too_many_pages_is_413(client):
+    response = ocr(
+        client,
+        document={"type": "image_url", "image_url": "https://x.test/a.png"},
+        pages="0-999,1000",
+    )
+
+    assert response.status_code == 413
+    assert error_code(response) == "too_many_pages"
+
+
+def test_keys_402_and_429(management_client, broke_client, org_b, limited_client):
+    body = {"document": {"type": "image_url", "image_url": data_url(phototest_png())}}
+    for who in (client_with(None), management_client):
+        response = who.post(URL, body, format="json")
+        assert response.status_code == 401 and error_code(response) == "invalid_api_key"
+
+    response = broke_client.post(URL, body, format="json")
+    assert response.status_code == 402 and error_code(response) == "insufficient_credits"
+    assert_not_charged(org_b)
+
+    assert limited_client.post(URL, {"document": 1}, format="json").status_code == 400
+    response = limited_client.post(URL, body, format="json")
+    assert response.status_code == 429 and error_code(response) == "rate_limited"

@@ -1,0 +1,72 @@
+"""The official `mistralai` SDK, pointed at a live test server, runs OCR here unchanged."""
+
+from __future__ import annotations
+
+import pytest
+from mistralai.client import Mistral
+from mistralai.client.errors import SDKError
+from mistralai.client.models import OCRResponse
+
+from tests.ocr.conftest import make_pdf
+from tests.ocr.dialect_support import assert_phototest_text, data_url, phototest_png
+
+pytest_plugins = ["tests.ocr.dialect_support"]
+
+
+@pytest.fixture(autouse=True)
+def _providers(local_provider):
+    return local_provider
+
+
+def sdk(live_server, secret: str) -> Mistral:
+    return Mistral(api_key=secret, server_url=live_server.url)
+
+
+def test_the_sdk_reads_an_image_url(live_server, secret):
+    with sdk(live_server, secret) as client:
+        response = client.ocr.process(
+            model="local/rapidocr",
+            document={"type": "image_url", "image_url": data_url(phototest_png())},
+            include_blocks=True,
+            confidence_scores_granularity="page",
+        )
+
+    assert isinstance(response, OCRResponse)
+    assert response.model == "local/rapidocr"
+    page = response.pages[0]
+    assert_phototest_text(page.markdown)
+    assert page.blocks and page.blocks[0].type == "text"
+    assert page.confidence_scores.average_page_confidence_score > 0.9
+    assert response.usage_info.pages_processed == 1
+
+
+def test_the_sdk_reads_a_pdf_document_url_with_pages(live_server, secret):
+    pdf = make_pdf([["First page"], ["Invoice 1042 total 120.00"]])
+
+    with sdk(live_server, secret) as client:
+        response = client.ocr.process(
+            model="local/rapidocr",
+            document={
+                "type": "document_url",
+                "document_url": data_url(pdf, "application/pdf"),
+                "document_name": "invoice.pdf",
+            },
+            pages=[1],
+            include_image_base64=True,
+            table_format="markdown",
+        )
+
+    assert [p.index for p in response.pages] == [1]
+    assert "Invoice 1042 total 120.00" in response.pages[0].markdown
+    assert response.usage_info.doc_size_bytes == len(pdf)
+
+
+def test_the_sdk_sees_an_error_for_a_wrong_key(live_server):
+    with sdk(live_server, "sk-ar-not-a-real-key") as client:
+        with pytest.raises(SDKError) as caught:
+            client.ocr.process(
+                model="local/rapidocr",
+                document={"type": "image_url", "image_url": data_url(phototest_png())},
+            )
+
+    assert caught.value.status_code == 401
