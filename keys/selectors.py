@@ -27,11 +27,11 @@ def api_key_authenticate(*, secret: str) -> ApiKey:
     parsed = crypto.parse(secret)
     if parsed is None:
         raise _invalid("The API key is malformed.")
-    key = (
-        ApiKey.objects.select_related("organization")
-        .filter(lookup_prefix=parsed.lookup_prefix)
-        .first()
-    )
+    try:
+        # get() drops the model's ordering: no sort, just the unique-index probe and a join.
+        key = ApiKey.objects.select_related("organization").get(lookup_prefix=parsed.lookup_prefix)
+    except ApiKey.DoesNotExist:
+        key = None
     if key is None or key.kind != parsed.kind or not crypto.matches(secret, key.secret_hash):
         raise _invalid()
     if key.revoked_at is not None:

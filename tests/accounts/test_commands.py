@@ -21,6 +21,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET_LINE = re.compile(r"^(sk-ar-|ak_)[0-9A-Za-z]{38}\n$")
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    # Set-up speed only: these tests check that a password is set, not how it is hashed.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def run(*args) -> tuple[str, str]:
     out, err = StringIO(), StringIO()
     call_command(*args, stdout=out, stderr=err)

@@ -11,6 +11,13 @@ from keys.models import ApiKey
 from keys.services import api_key_create
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hasher(settings):
+    # org_a/org_b owners get real passwords; PBKDF2 at full strength made set-up dominate
+    # these tests on a shared 2-core machine. Nothing here is about password hashing.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def make_key(org, **fields) -> tuple[ApiKey, str]:
     """A management key of `org` with `fields` written straight to the row.
 
