@@ -9,7 +9,10 @@ from __future__ import annotations
 import base64
 import json
 
+import httpx
 import pytest
+from django.core.wsgi import get_wsgi_application
+from django.db import connection
 from mistralai.client import Mistral
 from mistralai.client.models import OCRPageObject
 
@@ -22,6 +25,23 @@ pytest_plugins = ["tests.fakes.fixtures"]
 pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
+@pytest.fixture
+def mistral_sdk(request, api_key):
+    """The real `mistralai` client, pointed at this server with the API key of org_a.
+
+    On PostgreSQL it talks to a live server over a socket. On SQLite's in-memory test
+    database a live server's threads cannot share the connection cleanly, so the SDK's
+    own `client` seam gets httpx's WSGI transport into the same Django app instead.
+    """
+    _, secret = api_key
+    if connection.vendor == "sqlite":
+        transport = httpx.WSGITransport(app=get_wsgi_application())
+        client = httpx.Client(transport=transport, base_url="http://testserver")
+        return Mistral(api_key=secret, server_url="http://testserver", client=client)
+    live_server = request.getfixturevalue("live_server")
+    return Mistral(api_key=secret, server_url=live_server.url)
+
+
 def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
@@ -32,14 +52,12 @@ def data_url(data: bytes, media_type: str) -> str:
 
 @pytest.mark.django_db(transaction=True)
 def test_mistral_sdk_gets_the_upstreams_pages_unchanged(
-    live_server, fake_mistral, provider_for, funded_org_a, api_key
+    mistral_sdk, fake_mistral, provider_for, funded_org_a
 ):
     model = provider_for(fake_mistral, model="mistral-ocr-latest", prices={"per_page_micros": 2000})
-    _, secret = api_key
     before = credits_available_micros(organization=funded_org_a)
-    sdk = Mistral(api_key=secret, server_url=live_server.url)
 
-    response = sdk.ocr.process(
+    response = mistral_sdk.ocr.process(
         model="mistral-ocr-latest",
         document={
             "type": "document_url",
@@ -62,16 +80,14 @@ def test_mistral_sdk_gets_the_upstreams_pages_unchanged(
 
 @pytest.mark.django_db(transaction=True)
 def test_mistral_sdk_is_not_charged_when_every_upstream_fails(
-    live_server, fake_mistral, provider_for, funded_org_a, api_key
+    mistral_sdk, fake_mistral, provider_for, funded_org_a
 ):
     provider_for(fake_mistral, model="mistral-ocr-latest", prices={"per_page_micros": 2000})
     fake_mistral.fail_always("503")
-    _, secret = api_key
     before = credits_available_micros(organization=funded_org_a)
-    sdk = Mistral(api_key=secret, server_url=live_server.url, retry_config=None)
 
     with pytest.raises(Exception) as caught:
-        sdk.ocr.process(
+        mistral_sdk.ocr.process(
             model="mistral-ocr-latest",
             document={"type": "image_url", "image_url": data_url(png_bytes(), "image/png")},
         )
