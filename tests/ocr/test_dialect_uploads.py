@@ -1,0 +1,184 @@
+"""Seed 003: `POST /api/upload` then `POST /api/ocr/process` `{key}` with X-API-Key."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from keys.services import api_key_create
+from ocr.models import StoredUpload
+from tests.ocr.dialect_support import (
+    assert_cost_headers,
+    assert_not_charged,
+    assert_phototest_text,
+    client_with,
+    phototest_png,
+    phototest_reference,
+)
+
+pytest_plugins = ["tests.ocr.dialect_support"]
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def media(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def x_client(secret):
+    """The seed's header: X-API-Key."""
+    return client_with(secret, header="x-api-key")
+
+
+def upload(client, name="scan.png", data=None):
+    file = SimpleUploadedFile(name, phototest_png() if data is None else data)
+    return client.post("/api/upload", {"file": file}, format="multipart")
+
+
+def test_upload_then_process(x_client, funded):
+    uploaded = upload(x_client)
+
+    assert uploaded.status_code == 200, uploaded.content
+    info = uploaded.json()
+    assert info["key"] == f"ocr/{funded.public_id}/scan.png"
+    assert info["size"] == len(phototest_png())
+    assert info["contentType"] == "image/png"
+    assert info["fileUrl"].endswith("/api/files/" + info["key"])
+
+    response = x_client.post("/api/ocr/process", {"key": info["key"]}, format="json")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert set(body) == {
+        "id",
+        "text",
+        "key",
+        "fileUrl",
+        "createdAt",
+        "wordCount",
+        "tokensUsed",
+        "language",
+    }
+    assert body["key"] == info["key"] and body["fileUrl"] == info["fileUrl"]
+    assert_phototest_text(body["text"])
+    assert body["wordCount"] == len(phototest_reference().split())
+    assert body["tokensUsed"] > 0
+    assert body["language"] == "en"
+    assert dt.datetime.fromisoformat(body["createdAt"].replace("Z", "+00:00")).tzinfo
+    assert body["id"] == response["X-Request-Id"]
+    assert_cost_headers(response)
+
+
+def test_the_file_url_needs_a_key_of_the_same_tenant(x_client, api_key_b):
+    info = upload(x_client).json()
+    path = info["fileUrl"].split("testserver", 1)[1]
+
+    mine = x_client.get(path)
+    anonymous = client_with(None).get(path)
+    other = client_with(api_key_b[1]).get(path)
+
+    assert mine.status_code == 200
+    assert b"".join(mine.streaming_content) == phototest_png()
+    assert anonymous.status_code == 401
+    assert other.status_code == 404 and other.json() == {
+        "error": "File not found",
+        "code": "file_not_found",
+    }
+
+
+def test_a_second_upload_with_the_same_name_gets_its_own_key(x_client):
+    first = upload(x_client).json()["key"]
+    second = upload(x_client).json()["key"]
+
+    assert first != second
+    assert StoredUpload.objects.filter(key__in=[first, second]).count() == 2
+
+
+def test_a_hostile_filename_stays_inside_the_tenant_folder(x_client, funded):
+    key = upload(x_client, name="../../etc/pass wd.png").json()["key"]
+
+    assert key.startswith(f"ocr/{funded.public_id}/")
+    assert ".." not in key
+
+
+def test_another_tenants_key_is_file_not_found(x_client, api_key_b):
+    key = upload(x_client).json()["key"]
+
+    response = client_with(api_key_b[1], header="x-api-key").post(
+        "/api/ocr/process", {"key": key}, format="json"
+    )
+
+    assert response.status_code == 404
+    assert response.json()["error"] == "File not found"
+
+
+@pytest.mark.parametrize(
+    ("key", "status", "message"),
+    [
+        ("not-a-key", 400, "Invalid file key format"),
+        ("ocr/../../etc/passwd", 400, "Invalid file key format"),
+        ("ocr/user/", 400, "Invalid file key format"),
+        (["ocr/a/b.png"], 400, "File key is required"),
+        ("", 400, "File key is required"),
+        ("ocr/org_nothere/missing.png", 404, "File not found"),
+    ],
+)
+def test_bad_keys(x_client, key, status, message):
+    response = x_client.post("/api/ocr/process", {"key": key}, format="json")
+
+    assert response.status_code == status
+    assert response.json()["error"] == message
+
+
+def test_errors_use_the_seed_envelope(x_client, management_key):
+    not_json = x_client.generic(
+        "POST", "/api/ocr/process", b"{oops", content_type="application/json"
+    )
+    no_key = client_with(None).post("/api/ocr/process", {"key": "ocr/a/b.png"}, format="json")
+    management = client_with(management_key[1], header="x-api-key").post(
+        "/api/ocr/process", {"key": "ocr/a/b.png"}, format="json"
+    )
+
+    assert not_json.status_code == 400 and isinstance(not_json.json()["error"], str)
+    for response in (no_key, management):
+        assert response.status_code == 401
+        assert isinstance(response.json()["error"], str)
+        assert response.json()["code"] == "invalid_api_key"
+
+
+def test_upload_errors(x_client):
+    missing = x_client.post("/api/upload", {"other": "x"}, format="multipart")
+    as_text = x_client.post("/api/upload", {"file": "text"}, format="multipart")
+    as_json = x_client.post("/api/upload", {"file": "x"}, format="json")
+    too_big = upload(x_client, data=b"\0" * (20 * 1024 * 1024 + 1))
+
+    assert missing.status_code == 400 and missing.json()["error"] == "No file provided"
+    assert as_text.status_code == 400
+    assert as_json.status_code == 400
+    assert too_big.status_code == 413 and isinstance(too_big.json()["error"], str)
+
+
+def test_process_402_and_429(x_client, org_b, funded):
+    broke_secret = api_key_create(organization=org_b, name="broke")[1]
+    broke = client_with(broke_secret, header="x-api-key")
+    key = upload(broke).json()["key"]
+
+    response = broke.post("/api/ocr/process", {"key": key}, format="json")
+
+    assert response.status_code == 402
+    assert response.json()["code"] == "insufficient_credits"
+    assert isinstance(response.json()["error"], str)
+    assert_not_charged(org_b)
+
+    slow = client_with(
+        api_key_create(organization=funded, name="slow", rate_limit_rpm=1)[1], header="x-api-key"
+    )
+    slow.post("/api/ocr/process", {"key": "bad"}, format="json")
+    limited = slow.post("/api/ocr/process", {"key": "bad"}, format="json")
+    assert limited.status_code == 429
+    assert limited.json() == {"error": limited.json()["error"], "code": "rate_limited"}
+    assert "Retry-After" in limited
