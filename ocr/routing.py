@@ -28,46 +28,53 @@ from ocr.types import OcrRequest, OcrResult
 logger = logging.getLogger(__name__)
 
 
-def _served_models() -> list[ProviderModel]:
-    """Enabled models of enabled providers whose secret is present, in priority order."""
+def _enabled_models(**filters) -> list[ProviderModel]:
+    """Enabled models of enabled providers, in priority order (one query)."""
     rows = (
-        ProviderModel.objects.filter(enabled=True, provider__enabled=True)
+        ProviderModel.objects.filter(enabled=True, provider__enabled=True, **filters)
         .select_related("provider")
         .order_by("provider__priority", "provider__slug", "name")
     )
+    return list(rows)
+
+
+def _available(rows: list[ProviderModel]) -> list[ProviderModel]:
+    # A provider whose secret variable is unset is listed as unavailable, never called.
     return [row for row in rows if client_for(row.provider).available(model=row)]
 
 
 def models_available() -> list[str]:
     """Public model names a client may ask for right now."""
-    return sorted({row.name for row in _served_models()})
+    return sorted({row.name for row in _available(_enabled_models())})
 
 
 def route_candidates(*, model: str | None, provider_id: str | None) -> list[ProviderModel]:
-    served = _served_models()
     if provider_id:
-        served = [row for row in served if row.provider.slug == provider_id]
+        served = _available(_enabled_models(provider__slug=provider_id))
         if not served:
-            valid = sorted({row.provider.slug for row in _served_models()})
             raise ApiError(
                 400,
                 "invalid_model",
                 f"Unknown or unavailable provider {provider_id!r}.",
                 valid_models=models_available(),
-                valid_providers=valid,
+                valid_providers=sorted(
+                    {row.provider.slug for row in _available(_enabled_models())}
+                ),
             )
         if model is None:
             # `provider` alone (the 004 dialect): that provider's first model.
             model = served[0].name
-    name = model or settings.OCR_DEFAULT_MODEL
-    candidates = [row for row in served if row.name == name]
+        candidates = [row for row in served if row.name == model]
+    else:
+        model = model or settings.OCR_DEFAULT_MODEL
+        candidates = _available(_enabled_models(name=model))
     if not candidates:
-        valid = sorted({row.name for row in served})
+        valid = models_available()
         where = f" on provider {provider_id!r}" if provider_id else ""
         raise ApiError(
             400,
             "invalid_model",
-            f"Unknown or unavailable model {name!r}{where}. Valid models: {', '.join(valid)}.",
+            f"Unknown or unavailable model {model!r}{where}. Valid models: {', '.join(valid)}.",
             valid_models=valid,
         )
     return candidates

@@ -86,8 +86,9 @@ class FakeOpenAI(FakeUpstream):
                 + completion_tokens * self.completion_usd_per_token
             )
             usage["cost"] = float(cost)
-        with self._lock:
-            self.usages.append(usage)
+        if self.record:
+            with self._lock:
+                self.usages.append(usage)
         return Reply(
             200,
             {

@@ -59,6 +59,7 @@ class FakeUpstream:
         self.fault_delay_s = 5.0
         self.requests: list[Recorded] = []
         self.replies_sent: list[Reply] = []  # every answer, in order
+        self.record = True  # benchmarks turn it off: the lists would grow without end
         self._faults: deque[str] = deque()
         self._always: str | None = None
         self._lock = threading.Lock()
@@ -138,8 +139,9 @@ class FakeUpstream:
             headers={name.lower(): value for name, value in handler.headers.items()},
             body=body,
         )
-        with self._lock:
-            self.requests.append(request)
+        if self.record:
+            with self._lock:
+                self.requests.append(request)
         if self.latency_s:
             time.sleep(self.latency_s)
         fault = self._next_fault()
@@ -165,8 +167,9 @@ class FakeUpstream:
                 reply = self.handle(request)
             except (ValueError, KeyError, TypeError) as exc:
                 reply = self.error(422, f"invalid request: {exc}")
-        with self._lock:
-            self.replies_sent.append(reply)
+        if self.record:
+            with self._lock:
+                self.replies_sent.append(reply)
         self._write(handler, reply, slow=fault == "slow_body")
 
     def _write(self, handler: BaseHTTPRequestHandler, reply: Reply, *, slow: bool) -> None:

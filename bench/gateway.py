@@ -1,0 +1,319 @@
+"""Gateway overhead: requests/s and added latency through gunicorn, against the upstream.
+
+    DATABASE_URL=postgres://… REDIS_URL=redis://… .venv/bin/python bench/gateway.py \
+        [--duration 5] [--concurrency 1,8,32] [--workers 2] [--threads N] [--port 8765]
+
+Starts, on 127.0.0.1:
+  - a fake OpenAI-compatible upstream in its own process (tests/fakes/openai.py), twice:
+    answering in 0 ms and in 200 ms;
+  - gunicorn with config/gunicorn.py (2 workers), the two fakes configured as providers
+    of the models `bench-0ms` and `bench-200ms`, with token prices;
+and measures, at each concurrency, for a small PNG:
+  - direct: the chat completion our provider would send, straight to the fake;
+  - gateway: `POST /v1/ocr` (DocsRouter) through the whole stack with billing on
+    (key auth, rate limit, intake, route, reserve, upstream call, settle, render);
+  - bare: a Django view with no auth, database or upstream (BENCH_BARE_VIEW=1): the
+    ceiling of Django + gunicorn on this machine.
+Prints one table. The load generator is this process (one thread per concurrent client,
+keep-alive connections), so it shares the machine's cores with what it measures; the
+comparison that matters is direct vs gateway under the same load generator.
+A throwaway tenant and the bench providers are deleted at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+UPSTREAM_KEY = "sk-bench-upstream-0123456789"
+SECRET_ENV = "BENCH_UPSTREAM_KEY"
+
+
+# --- the fake upstreams, in their own process -----------------------------------------
+def serve_fakes() -> None:
+    from tests.fakes.openai import FakeOpenAI
+
+    fast = FakeOpenAI(api_key=UPSTREAM_KEY, latency_s=0.0).start()
+    slow = FakeOpenAI(api_key=UPSTREAM_KEY, latency_s=0.2).start()
+    for fake in (fast, slow):
+        fake.record = False
+    print(json.dumps({"0ms": fast.base_url, "200ms": slow.base_url}), flush=True)
+    sys.stdin.read()  # until the parent closes our stdin
+    fast.stop()
+    slow.stop()
+
+
+# --- load generation -------------------------------------------------------------------
+def load(
+    *, url: str, body: bytes, headers: dict, concurrency: int, duration: float, warmup: float
+) -> dict:
+    import httpx
+
+    latencies: list[float] = []
+    errors: list[int] = []
+    lock = threading.Lock()
+    start_at = time.monotonic() + warmup
+    stop_at = start_at + duration
+
+    def client_loop() -> None:
+        mine: list[float] = []
+        failed = 0
+        with httpx.Client(timeout=30.0, headers=headers) as client:
+            while True:
+                began = time.monotonic()
+                if began >= stop_at:
+                    break
+                try:
+                    response = client.post(url, content=body)
+                    ok = response.status_code == 200
+                except httpx.HTTPError:
+                    ok = False
+                ended = time.monotonic()
+                if began >= start_at and ended <= stop_at:
+                    if ok:
+                        mine.append(ended - began)
+                    else:
+                        failed += 1
+        with lock:
+            latencies.extend(mine)
+            errors.append(failed)
+
+    threads = [threading.Thread(target=client_loop) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    latencies.sort()
+    count = len(latencies)
+
+    def pct(p: float) -> float:
+        return latencies[min(count - 1, int(p * count))] * 1000 if count else float("nan")
+
+    return {
+        "rps": count / duration,
+        "p50": statistics.median(latencies) * 1000 if count else float("nan"),
+        "p99": pct(0.99),
+        "errors": sum(errors),
+        "n": count,
+    }
+
+
+# --- setup -----------------------------------------------------------------------------
+def setup_database(fakes: dict[str, str]):
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    from accounts.ids import random_base62
+    from accounts.services import tenant_create
+    from billing.services import credits_add
+    from keys.services import api_key_create
+    from ocr.models import Provider, ProviderModel
+
+    slug = f"bench-gw-{random_base62(6).lower()}"
+    org = tenant_create(slug=slug, owner_email=f"{slug}@bench.invalid", password=None)
+    credits_add(organization=org, amount_micros=10**12, idempotency_key=f"{slug}-fund")
+    _, secret = api_key_create(
+        organization=org, name="bench", rate_limit_rpm=1_000_000, max_in_flight=10_000
+    )
+    for latency, base_url in fakes.items():
+        provider, _ = Provider.objects.update_or_create(
+            slug=f"bench-{latency}",
+            defaults={
+                "kind": "openai_compatible",
+                "base_url": base_url,
+                "secret_env": SECRET_ENV,
+                "timeout_s": 30,
+                "priority": 1,
+                "enabled": True,
+            },
+        )
+        ProviderModel.objects.update_or_create(
+            provider=provider,
+            name=f"bench-{latency}",
+            defaults={
+                "upstream_model": "gpt-4o-mini",
+                "input_per_mtok_micros": 150_000,
+                "output_per_mtok_micros": 600_000,
+                "enabled": True,
+            },
+        )
+    return org, secret
+
+
+def teardown_database(org) -> None:
+    from billing.models import LedgerEntry, UsageRecord
+    from ocr.models import Provider
+
+    # A throwaway tenant: its append-only ledger goes with it.
+    LedgerEntry.objects.filter(organization=org).delete()
+    UsageRecord.objects.filter(organization=org).delete()
+    org.delete()
+    Provider.objects.filter(slug__in=["bench-0ms", "bench-200ms"]).delete()
+
+
+def wait_ready(url: str, timeout: float = 30.0) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=1.0).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"gunicorn did not answer on {url}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--serve-fakes", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--duration", type=float, default=5.0)
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--concurrency", default="1,8,32")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="GUNICORN_THREADS")
+    parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--skip-bare", action="store_true")
+    args = parser.parse_args()
+    if args.serve_fakes:
+        serve_fakes()
+        return
+
+    fakes_proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve-fakes"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    fakes = json.loads(fakes_proc.stdout.readline())
+    org, secret = setup_database(fakes)
+    from django.conf import settings
+    from django.db import connection
+
+    from ocr.providers.openai_compatible import OCR_INSTRUCTION
+    from tests.fakes.documents import png_bytes
+
+    env = {
+        **os.environ,
+        "PORT": str(args.port),
+        "WEB_CONCURRENCY": str(args.workers),
+        "BENCH_BARE_VIEW": "1",
+        SECRET_ENV: UPSTREAM_KEY,
+        "LOG_LEVEL": "ERROR",
+    }
+    if args.threads:
+        env["GUNICORN_THREADS"] = str(args.threads)
+    gunicorn = subprocess.Popen(
+        [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{args.port}"
+    try:
+        wait_ready(base + "/healthz")
+        image = png_bytes()
+        data_url = "data:image/png;base64," + base64.b64encode(image).decode()
+        direct_body = json.dumps(
+            {
+                "model": "gpt-4o-mini",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": OCR_INSTRUCTION},
+                            {"type": "image_url", "image_url": {"url": data_url}},
+                        ],
+                    }
+                ],
+                "temperature": 0,
+            }
+        ).encode()
+        json_headers = {"Content-Type": "application/json"}
+        levels = [int(c) for c in args.concurrency.split(",")]
+        threads = env.get("GUNICORN_THREADS", "config default")
+        print(
+            f"gateway bench: {args.workers} gunicorn workers (gthread, threads={threads}), "
+            f"database {connection.vendor}, cache {'redis' if settings.REDIS_URL else 'file'}, "
+            f"{args.duration:.0f} s per run after {args.warmup:.0f} s warm-up, {os.cpu_count()} CPUs"
+        )
+        header = (
+            f"{'upstream':>8} {'c':>3} {'target':>8} {'rps':>8} {'p50 ms':>8} {'p99 ms':>8} "
+            f"{'err':>4} {'added p50':>9} {'added p99':>9} {'of direct':>9}"
+        )
+        print(header)
+        print("-" * len(header))
+        run = dict(duration=args.duration, warmup=args.warmup)
+        for latency in ("0ms", "200ms"):
+            gateway_body = json.dumps(
+                {"base64": base64.b64encode(image).decode(), "model": f"bench-{latency}"}
+            ).encode()
+            for c in levels:
+                direct = load(
+                    url=fakes[latency] + "/chat/completions",
+                    body=direct_body,
+                    headers={**json_headers, "Authorization": f"Bearer {UPSTREAM_KEY}"},
+                    concurrency=c,
+                    **run,
+                )
+                gateway = load(
+                    url=base + "/v1/ocr",
+                    body=gateway_body,
+                    headers={**json_headers, "Authorization": f"Bearer {secret}"},
+                    concurrency=c,
+                    **run,
+                )
+                print(_row(latency, c, "direct", direct))
+                print(_row(latency, c, "gateway", gateway, direct))
+                sys.stdout.flush()
+        if not args.skip_bare:
+            for c in levels:
+                bare = load(
+                    url=base + "/bench/bare",
+                    body=b'{"ping": 1}',
+                    headers=json_headers,
+                    concurrency=c,
+                    **run,
+                )
+                print(_row("-", c, "bare", bare))
+    finally:
+        gunicorn.terminate()
+        gunicorn.wait(timeout=30)
+        fakes_proc.stdin.close()
+        fakes_proc.wait(timeout=30)
+        teardown_database(org)
+
+
+def _row(latency: str, c: int, target: str, m: dict, direct: dict | None = None) -> str:
+    row = (
+        f"{latency:>8} {c:>3} {target:>8} {m['rps']:>8.1f} {m['p50']:>8.1f} {m['p99']:>8.1f} "
+        f"{m['errors']:>4}"
+    )
+    if direct:
+        row += (
+            f" {m['p50'] - direct['p50']:>9.1f} {m['p99'] - direct['p99']:>9.1f}"
+            f" {100 * m['rps'] / direct['rps']:>8.0f}%"
+        )
+    return row
+
+
+if __name__ == "__main__":
+    main()
