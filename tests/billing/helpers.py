@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from django.core.management import call_command
 
 from billing.models import CreditAccount
@@ -30,3 +31,9 @@ USAGE = {
     "latency_ms": 12,
     "http_status": 200,
 }
+
+
+# Real commits that other connections and processes see. The flush after such a test
+# also empties rows seeded by data migrations (the local provider, the default fee);
+# serialized rollback puts them back first, for this test and for later ones.
+SEEDED_TRANSACTIONS = pytest.mark.django_db(transaction=True, serialized_rollback=True)

@@ -12,7 +12,7 @@ from billing.reservations import reservation_create, reservation_settle
 from billing.services import credits_add
 from config.api import ApiError
 from keys.services import api_key_create
-from tests.billing.helpers import USAGE, assert_ledger_clean
+from tests.billing.helpers import SEEDED_TRANSACTIONS, USAGE, assert_ledger_clean
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -66,7 +66,8 @@ def _run_concurrently(key) -> tuple[list[str], list[ApiError], int]:
     return succeeded, refused, lowest[0]
 
 
-def test_a_balance_covering_ten_lets_exactly_ten_through(transactional_db):
+@SEEDED_TRANSACTIONS
+def test_a_balance_covering_ten_lets_exactly_ten_through():
     org = tenant_create(slug="race-balance", owner_email="race@example.com")
     credits_add(organization=org, amount_micros=10 * PRICE.total_micros, idempotency_key="fund")
     key = api_key_create(organization=org)[0]
@@ -87,7 +88,8 @@ def test_a_balance_covering_ten_lets_exactly_ten_through(transactional_db):
     assert_ledger_clean()
 
 
-def test_a_key_limit_covering_ten_lets_exactly_ten_through(transactional_db):
+@SEEDED_TRANSACTIONS
+def test_a_key_limit_covering_ten_lets_exactly_ten_through():
     org = tenant_create(slug="race-limit", owner_email="race-limit@example.com")
     credits_add(organization=org, amount_micros=1_000_000_000, idempotency_key="fund")
     key = api_key_create(organization=org, limit_micros=10 * PRICE.total_micros)[0]

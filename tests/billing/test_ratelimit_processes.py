@@ -11,6 +11,7 @@ from django.db import connection
 
 from accounts.services import tenant_create
 from keys.services import api_key_create
+from tests.billing.helpers import SEEDED_TRANSACTIONS
 
 BURST = Path(__file__).with_name("ratelimit_burst.py")
 ROOT = BURST.parents[2]
@@ -63,7 +64,8 @@ def _key(rpm: int):
 
 
 @needs_postgres
-def test_four_processes_share_one_limit_in_redis(transactional_db):
+@SEEDED_TRANSACTIONS
+def test_four_processes_share_one_limit_in_redis():
     key = _key(60)
     granted, refused = burst(key_id=key.pk, redis_url=redis_url_or_skip())
     assert granted + refused == 200
@@ -71,7 +73,8 @@ def test_four_processes_share_one_limit_in_redis(transactional_db):
 
 
 @needs_postgres
-def test_four_processes_share_one_limit_in_the_database(transactional_db):
+@SEEDED_TRANSACTIONS
+def test_four_processes_share_one_limit_in_the_database():
     key = _key(60)
     granted, refused = burst(key_id=key.pk, redis_url="")
     assert granted + refused == 200

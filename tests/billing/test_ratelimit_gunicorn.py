@@ -1,0 +1,162 @@
+"""One limit of 60/min across 4 gunicorn workers: 200 rapid requests, 60 get through.
+
+The tenant has no credits, so a request that passes the rate limit ends in a quick 402
+(after the limit, before any provider) and a refused one in 429: the two counts say
+exactly how many requests the limiter let through.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import pytest
+from django.db import connection
+from PIL import Image
+
+from accounts.services import tenant_create
+from keys.services import api_key_create
+from tests.billing.helpers import SEEDED_TRANSACTIONS
+from tests.billing.test_ratelimit_processes import database_url, needs_postgres, redis_url_or_skip
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_gunicorn(*, database: str, redis_url: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database,
+        "REDIS_URL": redis_url,
+        "DEFAULT_MAX_IN_FLIGHT": "1000",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "4",
+        "GUNICORN_THREADS": "4",
+    }
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "-c",
+            "config/gunicorn.py",
+            "--workers",
+            "4",
+            "config.wsgi",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited: {process.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                return process, base
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    process.kill()
+    raise RuntimeError("gunicorn did not start within 60 s")
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(5)
+
+
+def small_png() -> str:
+    buffer = io.BytesIO()
+    Image.new("L", (64, 32), 255).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+def fire(base: str, secret: str, count: int = 200) -> dict[int, int]:
+    body = {"image": small_png()}
+    headers = {"Authorization": f"Bearer {secret}"}
+    with httpx.Client(base_url=base, timeout=30, headers=headers) as client:
+
+        def one(_):
+            return client.post("/api/v1/ocr/extract", json=body).status_code
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(one, range(count)))
+    counts: dict[int, int] = {}
+    for status in statuses:
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def _broke_key():
+    org = tenant_create(slug="gunicorn-burst", owner_email="gburst@example.com")
+    return api_key_create(organization=org, rate_limit_rpm=60, max_in_flight=1000)[1]
+
+
+@needs_postgres
+@pytest.mark.parametrize("backend", ["redis", "database"])
+@SEEDED_TRANSACTIONS
+def test_four_gunicorn_workers_share_one_limit(backend):
+    redis_url = redis_url_or_skip() if backend == "redis" else ""
+    secret = _broke_key()
+    process, base = start_gunicorn(database=database_url(), redis_url=redis_url)
+    try:
+        counts = fire(base, secret)
+    finally:
+        stop(process)
+    assert sum(counts.values()) == 200
+    assert set(counts) <= {402, 429}, counts
+    assert 59 <= counts.get(402, 0) <= 61, counts
+
+
+@pytest.mark.skipif(
+    connection.vendor != "sqlite",
+    reason="the PostgreSQL run covers the database fallback on the test database",
+)
+def test_four_gunicorn_workers_share_one_limit_on_sqlite(tmp_path):
+    """`make run` with no variables at all: a SQLite file shared by the workers."""
+    database = f"sqlite:///{tmp_path / 'burst.sqlite3'}"
+    env = {**os.environ, "DATABASE_URL": database, "REDIS_URL": ""}
+
+    def manage(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "manage.py", *args],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip()
+
+    manage("migrate", "--noinput")
+    manage("create_tenant", "burst", "--owner-email", "burst@example.com")
+    secret = manage("create_key", "burst", "--rpm", "60")
+    process, base = start_gunicorn(database=database, redis_url="")
+    try:
+        counts = fire(base, secret)
+    finally:
+        stop(process)
+    assert set(counts) <= {402, 429}, counts
+    assert 59 <= counts.get(402, 0) <= 61, counts
