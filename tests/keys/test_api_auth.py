@@ -173,12 +173,18 @@ def test_the_current_key_answers_for_either_kind(fixture, request, client_for):
     assert data["label"] == key.label
 
 
-def test_the_x_api_key_header_works(management_key, target_key):
+@pytest.mark.parametrize(("method", "path", "body"), ALL_ENDPOINTS)
+def test_the_x_api_key_header_works(method, path, body, management_key, target_key):
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=management_key[1])
-    response = client.get(f"/api/v1/keys/{target_key.public_id}")
-    assert response.status_code == 200
-    assert response.json()["data"]["id"] == target_key.public_id
+    response = call(client, method, path, body, target_key)
+    assert response.status_code == HAPPY_STATUS[method], response.content
+
+
+def test_a_bad_authorization_header_is_not_rescued_by_x_api_key(management_key):
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION="Bearer sk-ar-wrong", HTTP_X_API_KEY=management_key[1])
+    assert_error(client.get("/api/v1/keys"), 401, "invalid_api_key")
 
 
 @pytest.mark.parametrize("param", ["api_key", "key", "token", "access_token"])
