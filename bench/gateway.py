@@ -189,7 +189,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None, help="GUNICORN_THREADS")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--upstreams", default="0ms,200ms")
     parser.add_argument("--skip-bare", action="store_true")
+    parser.add_argument("--gunicorn-log", default="", help="file for gunicorn's own output")
     args = parser.parse_args()
     if args.serve_fakes:
         serve_fakes()
@@ -220,12 +222,13 @@ def main() -> None:
     }
     if args.threads:
         env["GUNICORN_THREADS"] = str(args.threads)
+    log = open(args.gunicorn_log, "w") if args.gunicorn_log else subprocess.DEVNULL  # noqa: SIM115
     gunicorn = subprocess.Popen(
         [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "config/gunicorn.py", "config.wsgi"],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=log,
+        stderr=log,
     )
     base = f"http://127.0.0.1:{args.port}"
     try:
@@ -262,7 +265,7 @@ def main() -> None:
         print(header)
         print("-" * len(header))
         run = dict(duration=args.duration, warmup=args.warmup)
-        for latency in ("0ms", "200ms"):
+        for latency in args.upstreams.split(","):
             gateway_body = json.dumps(
                 {"base64": base64.b64encode(image).decode(), "model": f"bench-{latency}"}
             ).encode()
