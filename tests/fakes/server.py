@@ -73,6 +73,9 @@ class FakeUpstream:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"  # keep-alive, like real upstreams
+            # Headers and body leave in separate writes; with Nagle on, the client's
+            # delayed ACK would add ~40 ms to every keep-alive response.
+            disable_nagle_algorithm = True
 
             def do_POST(self) -> None:  # noqa: N802
                 fake._serve(self)
