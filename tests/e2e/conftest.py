@@ -6,6 +6,7 @@ the distribution's (`apt-get install chromium`). Without it these tests skip and
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 from pathlib import Path
@@ -53,6 +54,19 @@ def chromium():
             os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
         else:
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(autouse=True)
+def seeded_providers(transactional_db):
+    """The local engine's provider rows, as the migration seeds them.
+
+    Live-server tests run in real transactions, and the flush after any such test (ours or
+    another app's) empties every table, migration data included; re-apply the seed.
+    """
+    from django.apps import apps
+
+    seed = importlib.import_module("ocr.migrations.0002_seed_local_provider").seed
+    seed(apps, None)
 
 
 @pytest.fixture

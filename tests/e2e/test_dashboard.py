@@ -19,8 +19,7 @@ from PIL import Image
 from billing.models import CreditAccount, UsageRecord
 from tests.fakes.stripe_server import FakeStripe
 
-# serialized_rollback: the flush between tests must not lose the migrations' seeded provider.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = pytest.mark.django_db(transaction=True)
 
 EMAIL = "ada@example.com"
 PASSWORD = "analytical-engine-1843"
