@@ -97,6 +97,14 @@ def route_call(*, candidates: list[ProviderModel], document, request: OcrRequest
             if error.code != EXTRACTION_ERROR and provider_failure_record(slug=slug):
                 logger.warning("provider %s is cooling down after repeated failures", slug)
             continue
+        except ApiError:
+            raise  # the client's own error (e.g. a wrong PDF password): no failover helps
+        except Exception as exc:  # noqa: BLE001 - a bug or an unreadable page in our code
+            logger.exception("provider %s raised unexpectedly for %s", slug, candidate.name)
+            error = ProviderError(f"{slug}: internal error ({type(exc).__name__})", permanent=True)
+            failures.append(error)
+            provider_failure_record(slug=slug)
+            continue
         provider_success_record(slug=slug)
         result.model = result.model or candidate.name
         result.provider = result.provider or slug

@@ -215,3 +215,14 @@ def test_a_document_error_still_fails_over(fake_cloudflare, fake_mistral, provid
     fake_cloudflare.unreadable = {"document-p1.pdf"}
 
     assert ocr([first, second], pdf_bytes(1)).provider == second.provider.slug
+
+
+def test_the_local_engine_is_a_provider_too(db, corpus):
+    (candidate,) = route_candidates(model="local/rapidocr", provider_id=None)
+    document = document_open(data=(corpus / "tesseract" / "phototest.tif").read_bytes())
+
+    result = route_call(candidates=[candidate], document=document, request=ocr_request())
+
+    assert (result.provider, result.model) == ("local", "local/rapidocr")
+    assert "quick brown dog" in result.text.lower()
+    assert result.upstream_latency_ms > 0
