@@ -12,7 +12,18 @@ from rest_framework.views import APIView
 
 from billing.money import micros_to_usd_str
 from ocr.dialects import schemas
-from ocr.routing import _served_models
+from ocr.models import ProviderModel
+from ocr.providers import client_for
+
+
+def models_served() -> list[ProviderModel]:
+    """Enabled models of enabled providers that can run now (secret present), by priority."""
+    rows = (
+        ProviderModel.objects.filter(enabled=True, provider__enabled=True)
+        .select_related("provider")
+        .order_by("provider__priority", "provider__slug", "name")
+    )
+    return [row for row in rows if client_for(row.provider).available(model=row)]
 
 
 def _price(row) -> dict[str, str]:
@@ -36,7 +47,7 @@ class ModelListView(APIView):
     )
     def get(self, request):
         by_name: dict[str, dict] = {}
-        for row in _served_models():
+        for row in models_served():
             entry = by_name.setdefault(
                 row.name,
                 {"id": row.name, "object": "model", "providers": [], "pricing": _price(row)},

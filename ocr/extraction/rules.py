@@ -24,7 +24,10 @@ _COMPANY_SUFFIX = re.compile(
     r"INC\.?|CORP\.?|CORPORATION|GMBH|AG|S\.?A\.?R?\.?L?|PLC|PTY|PTE|SYARIKAT|SARL|B\.?V\.?)\b",
     re.IGNORECASE,
 )
-_SUFFIX_ONLY_START = re.compile(r"^(CO\.|SDN|BHD|LTD|INC|\(M\)|LIMITED|LLC|GMBH)", re.I)
+_SUFFIX_ONLY_START = re.compile(
+    r"^(CO\.|SDN|BHD|LTD|INC|\(M\)|LIMITED|LLC|GMBH|ENTERPRISE|TRADING|COMPANY|CORP)", re.I
+)
+_BARE_SUFFIX = re.compile(r"(SDN\.?\s*)?(BHD|BERHAD|LTD\.?|INC\.?|LLC|GMBH|PLC)\.?", re.I)
 _VENDOR_LABEL = re.compile(r"^\s*(?:from|vendor|seller|supplier|sold by)\s*[:\-]\s*(.+)$", re.I)
 _NOT_NAME = re.compile(
     r"(invoice|receipt|tax|gst|vat|tel|phone|fax|date|total|page|www\.|@|co\.?\s*reg|items?\b|"
@@ -75,6 +78,7 @@ _DATE_PATTERNS = [
     ("d_mon_y", re.compile(rf"\b(\d{{1,2}})\s*({_MONTH_NAMES})[a-z]*\.?,?\s*(\d{{4}})\b", re.I)),
     ("mon_d_y", re.compile(rf"\b({_MONTH_NAMES})[a-z]*\.?\s+(\d{{1,2}}),?\s+(\d{{4}})\b", re.I)),
 ]
+_TIME = re.compile(r"\b([01]?\d|2[0-3]):[0-5]\d\b")
 _TOTAL_LINE = re.compile(
     r"(\b(total|amount\s+due|balance\s+due|grand\s+total)\b|^\W*amount\W*:)", re.I
 )
@@ -184,7 +188,9 @@ def dates_in(line: str) -> list[dt.date]:
 
 
 def _dates(lines: list[str]) -> tuple[str | None, str | None]:
-    invoice_date = due_date = first = None
+    """(invoice date, due date): a labelled date first, then one printed with a time (as
+    receipts do), then the first date at all; expiry dates are never the invoice's."""
+    labelled = timed = first = due = None
     for index, line in enumerate(lines):
         values = dates_in(line)
         if not values and re.search(r"\bdate\b\s*[:.]?\s*$", line, re.I) and index + 1 < len(lines):
@@ -192,18 +198,17 @@ def _dates(lines: list[str]) -> tuple[str | None, str | None]:
         if not values:
             continue
         if re.search(r"\b(due|payable\s+by|pay\s+by)\b", line, re.I):
-            due_date = due_date or values[0]
+            due = due or values[0]
         elif re.search(r"\b(expiry|expires|exp\.?|valid)\b", line, re.I):
             continue
-        elif re.search(r"\b(invoice\s*date|date\s*of\s*issue|issued|date)\b", line, re.I):
-            invoice_date = invoice_date or values[0]
+        elif re.search(r"(invoice\s*date|date\s*of\s*issue|issued|date\b|\bdt\b)", line, re.I):
+            labelled = labelled or values[0]
+        elif _TIME.search(line):
+            timed = timed or values[0]
         else:
             first = first or values[0]
-    chosen = invoice_date or first
-    return (
-        chosen.isoformat() if chosen else None,
-        due_date.isoformat() if due_date else None,
-    )
+    chosen = labelled or timed or first
+    return (chosen.isoformat() if chosen else None, due.isoformat() if due else None)
 
 
 def _vendor(lines: list[str]) -> tuple[str | None, int | None]:
@@ -216,17 +221,32 @@ def _vendor(lines: list[str]) -> tuple[str | None, int | None]:
     for index, line in enumerate(head):
         if not _COMPANY_SUFFIX.search(line) or re.search(r"\b(tel|gst|invoice)\b", line, re.I):
             continue
-        if _SUFFIX_ONLY_START.match(line) and index > 0:
-            return _clean_name(f"{head[index - 1]} {line}"), index
-        if line.count("(") > line.count(")") and index + 1 < len(head):
-            return _clean_name(f"{line} {head[index + 1]}"), index + 1
-        return _clean_name(line), index
+        start = end = index
+        # "POPULAR BOOK" / "CO. (M) SDN BHD": the name began on the line above.
+        if _SUFFIX_ONLY_START.match(line) and index > 0 and _is_name_line(head[index - 1]):
+            start = index - 1
+        name = " ".join(head[start : end + 1])
+        # "ENTERPRISE (SETIA" / "ALAM) SDN" / "BHD": an open bracket or a bare suffix
+        # on the next line continues the name.
+        while end + 1 < len(head) and end - start < 3:
+            following = head[end + 1]
+            if name.count("(") > name.count(")") or _BARE_SUFFIX.fullmatch(following):
+                name, end = f"{name} {following}", end + 1
+            else:
+                break
+        return _clean_name(name), end
     for index, line in enumerate(head):
         letters = sum(ch.isalpha() for ch in line)
         if letters >= 3 and letters >= 0.6 * len(line.replace(" ", "")):
             if not _NOT_NAME.search(line):
                 return _clean_name(line), index
     return None, None
+
+
+def _is_name_line(line: str) -> bool:
+    """Upper-case words only, as a shop's name is printed (not "tan woon yann")."""
+    letters = [ch for ch in line if ch.isalpha()]
+    return len(letters) >= 3 and all(ch.isupper() for ch in letters) and not _NOT_NAME.search(line)
 
 
 def _clean_name(name: str) -> str:

@@ -1,0 +1,233 @@
+"""Seed 002 (Invoice OCR structured v4) `POST /api/ocr-structured-v4`.
+
+The rule-based extractor runs on the real engine's text of the SROIE receipts: it must
+find the vendor's name, the date and the total on every one of them.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+
+import pytest
+
+from billing.models import UsageRecord
+from tests.ocr.conftest import make_pdf
+from tests.ocr.dialect_support import (
+    assert_cost_headers,
+    assert_not_charged,
+    b64,
+    client_with,
+    corpus_path,
+    data_url,
+    error_code,
+    phototest_png,
+)
+
+pytest_plugins = ["tests.ocr.dialect_support"]
+pytestmark = pytest.mark.django_db
+
+URL = "/api/ocr-structured-v4"
+# The SROIE dates as ISO 8601 (their files write them as on the receipt, day first).
+SROIE_DATES = {
+    "002": "2019-01-12",
+    "011": "2017-06-15",
+    "019": "2018-03-18",
+    "027": "2018-03-14",
+    "040": "2018-03-12",
+    "051": "2018-03-22",
+    "063": "2018-02-26",
+    "072": "2018-03-01",
+    "084": "2017-10-18",
+    "099": "2017-12-04",
+}
+INVOICE_LINES = [
+    "ACME Supplies Ltd",
+    "12 High Street, Springfield",
+    "VAT No: GB123456789",
+    "Invoice No: INV-2024-0042",
+    "Invoice Date: 2024-03-05",
+    "Due Date: 2024-04-04",
+    "Bill To: Jane Doe Consulting",
+    "Widget 2 10.00 20.00",
+    "Gadget 1 5.50 5.50",
+    "Subtotal 25.50",
+    "VAT 20% 5.10",
+    "Total GBP 30.60",
+]
+
+
+@pytest.mark.parametrize("receipt", sorted(SROIE_DATES))
+def test_it_finds_vendor_date_and_total_on_real_receipts(client, receipt):
+    truth = json.loads(corpus_path("sroie", f"{receipt}.json").read_text())
+    image = corpus_path("sroie", f"{receipt}.jpg").read_bytes()
+
+    response = client.post(
+        URL, {"imageBase64": b64(image), "mimeType": "image/jpeg"}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    data = response.json()["data"]
+    name = data["vendor"]["name"] or ""
+    similarity = difflib.SequenceMatcher(None, name.upper(), truth["company"].upper()).ratio()
+    assert similarity >= 0.8, (name, truth["company"])
+    assert data["invoice_date"] == SROIE_DATES[receipt]
+    assert data["total"] == truth["total"].lstrip("$")
+
+
+def test_the_response_shape_on_a_pdf_with_a_text_layer(client):
+    pdf = make_pdf([INVOICE_LINES])
+
+    response = client.post(URL, {"pdfBase64": b64(pdf)}, format="json")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert set(body) == {"data", "text", "model", "annotations", "usage"}
+    assert body["model"] == "local/invoice-rules"
+    assert body["data"] == {
+        "vendor": {
+            "name": "ACME Supplies Ltd",
+            "address": "12 High Street, Springfield",
+            "tax_id": "GB123456789",
+        },
+        "invoice_number": "INV-2024-0042",
+        "invoice_date": "2024-03-05",
+        "due_date": "2024-04-04",
+        "currency": "GBP",
+        "subtotal": "25.50",
+        "tax": "5.10",
+        "total": "30.60",
+        "line_items": [
+            {"description": "Widget", "quantity": "2", "unit_price": "10.00", "amount": "20.00"},
+            {"description": "Gadget", "quantity": "1", "unit_price": "5.50", "amount": "5.50"},
+        ],
+        "bill_to": "Jane Doe Consulting",
+    }
+    output = body["annotations"]["file-parser"]["output"]
+    assert output["text"] == body["text"] and "INV-2024-0042" in output["text"]
+    assert output["pages"][0]["index"] == 0
+    assert body["usage"]["pages_processed"] == 1
+    assert body["usage"]["ocr_model"] == "local/rapidocr"
+    assert_cost_headers(response)
+
+
+def test_pdf_url_and_data_urls(client, file_server):
+    pdf = make_pdf([INVOICE_LINES])
+    file_server.files["/invoice.pdf"] = ("application/pdf", pdf)
+
+    by_url = client.post(URL, {"pdfUrl": file_server.url + "/invoice.pdf"}, format="json")
+    by_data_url = client.post(URL, {"pdfUrl": data_url(pdf, "application/pdf")}, format="json")
+    by_b64_data_url = client.post(
+        URL, {"pdfBase64": data_url(pdf, "application/pdf")}, format="json"
+    )
+    image = client.post(URL, {"imageBase64": data_url(phototest_png())}, format="json")
+
+    for response in (by_url, by_data_url, by_b64_data_url):
+        assert response.status_code == 200, response.content
+        assert response.json()["data"]["total"] == "30.60"
+    assert image.status_code == 200
+    assert "quick brown dog" in image.json()["text"]
+
+
+def test_annotations_are_reused_without_parsing_or_charging_again(client, funded):
+    pdf = make_pdf([INVOICE_LINES])
+    first = client.post(URL, {"pdfBase64": b64(pdf)}, format="json").json()
+    records = UsageRecord.objects.filter(organization=funded).count()
+
+    second = client.post(
+        URL,
+        # The document is not even needed again; a broken one proves it is not parsed.
+        {"pdfBase64": "not base64 at all", "annotations": first["annotations"]},
+        format="json",
+    )
+
+    assert second.status_code == 200, second.content
+    assert second.json()["data"] == first["data"]
+    assert second.json()["usage"]["file_parser_reused"] is True
+    assert second["X-Cost-Usd"] == "0.000000"
+    assert UsageRecord.objects.filter(organization=funded).count() == records
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code", "message"),
+    [
+        ({}, 400, "missing_input", "Missing image or PDF input"),
+        ({"mimeType": "image/png"}, 400, "missing_input", "Missing image or PDF input"),
+        ({"imageBase64": "***"}, 400, "invalid_base64", "Invalid base64 format"),
+        ({"pdfBase64": 12}, 400, "invalid_base64", "Invalid base64 format"),
+        (
+            {"imageBase64": "AAAA", "model": "no/such-model"},
+            400,
+            "invalid_model",
+            "Invalid model ID",
+        ),
+        (
+            {"imageBase64": b64(b"\0" * (10 * 1024 * 1024 + 1))},
+            413,
+            "file_too_large",
+            "File too large",
+        ),
+    ],
+)
+def test_the_seeds_validation_errors(client, body, status, code, message):
+    response = client.post(URL, body, format="json")
+
+    assert response.status_code == status, response.content
+    assert response.json()["error"]["code"] == code
+    assert response.json()["error"]["message"] == message
+
+
+@pytest.mark.parametrize(
+    ("plugins", "code"),
+    [
+        ([{"id": "file-parser", "config": {"engine": "mistral-ocr"}}], "engine_unavailable"),
+        ([{"id": "file-parser", "config": {"engine": "native"}}], "engine_unavailable"),
+        ([{"id": "file-parser", "config": {"engine": "magic"}}], "invalid_request"),
+        ("file-parser", "invalid_request"),
+        (["x"], "invalid_request"),
+    ],
+)
+def test_pdf_engines_that_cannot_run_say_so(client, plugins, code):
+    response = client.post(
+        URL, {"pdfBase64": b64(make_pdf([["x"]])), "plugins": plugins}, format="json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert error_code(response) == code
+
+
+def test_local_engines_by_plugin(client):
+    pdf = make_pdf([INVOICE_LINES])
+    for engine in ("pdf-text", "local-ocr"):
+        response = client.post(
+            URL,
+            {
+                "pdfBase64": b64(pdf),
+                "plugins": [{"id": "file-parser", "config": {"engine": engine}}],
+            },
+            format="json",
+        )
+        assert response.status_code == 200, response.content
+        assert response.json()["data"]["invoice_number"] == "INV-2024-0042"
+
+
+def test_bad_annotations_are_400(client):
+    response = client.post(URL, {"annotations": {"file-parser": {"output": {}}}}, format="json")
+
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_request"
+
+
+def test_keys_402_and_429(management_client, broke_client, org_b, limited_client):
+    body = {"pdfBase64": b64(make_pdf([INVOICE_LINES]))}
+    for who in (client_with(None), management_client):
+        response = who.post(URL, body, format="json")
+        assert response.status_code == 401 and error_code(response) == "invalid_api_key"
+
+    response = broke_client.post(URL, body, format="json")
+    assert response.status_code == 402 and error_code(response) == "insufficient_credits"
+    assert_not_charged(org_b)
+
+    assert limited_client.post(URL, {}, format="json").status_code == 400
+    response = limited_client.post(URL, body, format="json")
+    assert response.status_code == 429 and error_code(response) == "rate_limited"
