@@ -106,7 +106,8 @@ def test_a_slow_upstream_times_out_after_the_providers_timeout(fake, provider_fo
 
     assert "timed out" in caught.value.message
     assert len(fake.requests) == 3
-    assert time.monotonic() - started < 3 * 0.3 + 1.0
+    # Waiting for the fake would take 3 x 5 s; slack for a loaded machine.
+    assert time.monotonic() - started < 5.0
 
 
 def test_a_body_that_trickles_in_hits_the_deadline(fake, provider_for):
@@ -119,7 +120,8 @@ def test_a_body_that_trickles_in_hits_the_deadline(fake, provider_for):
         call(model)
 
     assert "timed out" in caught.value.message
-    assert time.monotonic() - started < 3 * (0.3 + 0.3 + 0.2) + 1.0
+    # The trickle would take over 10 s per try; slack for a loaded machine.
+    assert time.monotonic() - started < 6.0
 
 
 def test_an_unreachable_upstream_is_a_connection_failure(fake_mistral, provider_for):
