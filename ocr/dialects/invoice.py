@@ -185,6 +185,9 @@ def parse_body(body: dict[str, Any]) -> InvoiceRequest:
         ocr_model = model
     elif kind not in (None, Provider.Kind.OPENAI_COMPATIBLE):
         ocr_model = model  # an OCR model asked for by name parses the document itself
+    elif kind == Provider.Kind.OPENAI_COMPATIBLE and body.get("imageBase64") not in (None, ""):
+        # As on OpenRouter, an image goes to the vision model itself; PDFs follow the engine.
+        ocr_model = model
     else:
         ocr_model = None  # the platform's default engine
     return InvoiceRequest(
@@ -200,40 +203,128 @@ def parse_body(body: dict[str, Any]) -> InvoiceRequest:
     )
 
 
-def extract(*, text: str, model: str | None) -> tuple[dict[str, Any], str, dict[str, int]]:
-    """(structured invoice, the model that produced it, token usage of the extraction)."""
-    if model is not None and provider_kind_of(model) == Provider.Kind.OPENAI_COMPATIBLE:
-        try:
-            from ocr.extraction.llm import invoice_extract_llm
-        except ImportError:
-            raise ApiError(
-                503,
-                "extraction_unavailable",
-                "Extraction through a chat model is not available on this server yet.",
-            ) from None
-        result = invoice_extract_llm(text=text, model=model)
-        data, usage = _llm_result(result)
-        return data, model, usage
+# Worst case of one extraction, reserved before anything runs: the chat path sends at most
+# 60,000 characters (about 20,000 tokens plus the instruction) and may ask twice.
+LLM_WORST_INPUT_TOKENS = 2 * 22_000
+LLM_WORST_OUTPUT_TOKENS = 2 * 8_000
+
+
+def llm_model_for(model: str | None) -> ProviderModel | None:
+    """The chat model that extracts, when `model` is served by an openai_compatible one."""
+    if model is None:
+        return None
+    return (
+        ProviderModel.objects.filter(
+            name=model,
+            enabled=True,
+            provider__enabled=True,
+            provider__kind=Provider.Kind.OPENAI_COMPATIBLE,
+        )
+        .select_related("provider")
+        .order_by("provider__priority")
+        .first()
+    )
+
+
+def llm_reserve(*, api_key, served: ProviderModel, request_id: str):
+    """Hold the extraction's worst case (402 before the document is even parsed)."""
+    from billing.pricing import price_actual
+    from billing.reservations import reservation_create
+
+    worst = price_actual(
+        model=served,
+        pages=0,
+        input_tokens=LLM_WORST_INPUT_TOKENS,
+        output_tokens=LLM_WORST_OUTPUT_TOKENS,
+        upstream_cost_micros=None,
+        organization=api_key.organization,
+    )
+    return reservation_create(
+        api_key=api_key, amount_micros=worst.total_micros, request_id=request_id
+    )
+
+
+def llm_release(*, reservation, api_key, served: ProviderModel, error: ApiError | None) -> None:
+    from billing.reservations import reservation_release
+
+    reservation_release(
+        reservation=reservation,
+        usage=_llm_usage(
+            api_key,
+            served,
+            error_code=error.code if error else "not_run",
+            http_status=error.status if error else 0,
+        ),
+    )
+
+
+def _llm_usage(api_key, served: ProviderModel, **fields) -> dict[str, Any]:
+    return {
+        "organization": api_key.organization,
+        "api_key": api_key,
+        "dialect": DIALECT,
+        "model": served.name,
+        "provider": served.provider.slug,
+        "pages": 0,
+        **fields,
+    }
+
+
+def llm_extract(*, reservation, api_key, served: ProviderModel, text: str):
+    """(invoice, token usage, charged Price) through the chat model, settled to its cost."""
+    import time
+
+    from billing.pricing import Price, price_actual
+    from billing.reservations import reservation_settle
+    from ocr.extraction.llm import invoice_extract_llm
+
+    started = time.monotonic()
+    usage: dict[str, int] = {}
+    try:
+        data = invoice_extract_llm(text=text, model=served.name, usage=usage)
+    except ApiError as error:
+        llm_release(reservation=reservation, api_key=api_key, served=served, error=error)
+        raise
+    except BaseException:
+        failed = ApiError(502, "ocr_extraction_error", "The extraction failed.")
+        llm_release(reservation=reservation, api_key=api_key, served=served, error=failed)
+        raise
+    price = price_actual(
+        model=served,
+        pages=0,
+        input_tokens=usage.get("prompt_tokens", 0),
+        output_tokens=usage.get("completion_tokens", 0),
+        upstream_cost_micros=usage.get("cost_micros"),
+        organization=api_key.organization,
+    )
+    record = reservation_settle(
+        reservation=reservation,
+        price=price,
+        usage=_llm_usage(
+            api_key,
+            served,
+            input_tokens=usage.get("prompt_tokens", 0),
+            output_tokens=usage.get("completion_tokens", 0),
+            latency_ms=int((time.monotonic() - started) * 1000),
+            http_status=200,
+        ),
+    )
+    charged = Price(record.provider_cost_micros, record.fee_micros, record.total_micros)
+    return data, usage, charged
+
+
+def extract_rules(*, text: str) -> tuple[dict[str, Any], str, dict[str, int]]:
     return invoice_extract_rules(text=text), RULES_MODEL, {}
 
 
-def _llm_result(result: Any) -> tuple[dict[str, Any], dict[str, int]]:
-    if isinstance(result, tuple):
-        data, usage = result[0], result[1] if len(result) > 1 else {}
-    elif isinstance(result, dict) and "data" in result:
-        data, usage = result["data"], result.get("usage") or {}
-    else:
-        data, usage = result, {}
-    if not isinstance(usage, dict):
-        usage = {
-            "prompt_tokens": getattr(usage, "input_tokens", 0),
-            "completion_tokens": getattr(usage, "output_tokens", 0),
-        }
-    return data, usage
-
-
 def render(
-    *, invoice_request: InvoiceRequest, outcome, data: dict[str, Any], model: str, usage
+    *,
+    invoice_request: InvoiceRequest,
+    outcome,
+    data: dict[str, Any],
+    model: str,
+    usage,
+    cost_micros: int,
 ) -> dict[str, Any]:
     if outcome is not None:
         text = outcome.result.text
@@ -250,7 +341,7 @@ def render(
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "cost_usd": micros_to_usd_str(outcome.price.total_micros if outcome else 0),
+        "cost_usd": micros_to_usd_str(cost_micros),
     }
     return {
         "data": data,

@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from billing.money import micros_to_usd_str
 from billing.ratelimit import ratelimit_acquire
+from billing.selectors import credits_available_micros
 from config.api import ApiError, as_api_error
 from keys.authentication import ApiKeyAuthentication, require_key
 from ocr.dialects import (
@@ -161,27 +162,54 @@ class InvoiceView(_AuthOnce, OcrEndpoint):
             self.ticket = ticket
             self._check_content_length(request)
             parsed = invoice.parse_body(request_body(request))
-            outcome = None
+            return self._run(api_key, parsed)
+        finally:
+            ticket.release()
+
+    def _run(self, api_key, parsed) -> Response:
+        served = invoice.llm_model_for(parsed.model)
+        # The chat model's worst case is held first: a 402 comes before any parsing.
+        reservation = None
+        if served is not None:
+            reservation = invoice.llm_reserve(
+                api_key=api_key, served=served, request_id=f"{self.request_id}-llm"
+            )
+        outcome = None
+        try:
             if parsed.ocr_request is not None:
                 outcome = ocr_execute(
                     api_key=api_key, ocr_request=parsed.ocr_request, request_id=self.request_id
                 )
-                text = outcome.result.text
-            else:
-                text = parsed.annotation_text or ""
-            data, model, usage = invoice.extract(text=text, model=parsed.model)
-            body = invoice.render(
-                invoice_request=parsed, outcome=outcome, data=data, model=model, usage=usage
-            )
-            response = Response(body, status=200)
-            if outcome is not None:
-                response["X-Cost-Usd"] = micros_to_usd_str(outcome.price.total_micros)
-                response["X-Credits-Remaining-Usd"] = micros_to_usd_str(
-                    outcome.credits_remaining_micros
+        except BaseException:
+            if reservation is not None:
+                invoice.llm_release(
+                    reservation=reservation, api_key=api_key, served=served, error=None
                 )
-            return response
-        finally:
-            ticket.release()
+            raise
+        text = outcome.result.text if outcome is not None else (parsed.annotation_text or "")
+        cost = outcome.price.total_micros if outcome is not None else 0
+        if served is not None:
+            data, usage, charged = invoice.llm_extract(
+                reservation=reservation, api_key=api_key, served=served, text=text
+            )
+            model = served.name
+            cost += charged.total_micros
+        else:
+            data, model, usage = invoice.extract_rules(text=text)
+        body = invoice.render(
+            invoice_request=parsed,
+            outcome=outcome,
+            data=data,
+            model=model,
+            usage=usage,
+            cost_micros=cost,
+        )
+        response = Response(body, status=200)
+        response["X-Cost-Usd"] = micros_to_usd_str(cost)
+        response["X-Credits-Remaining-Usd"] = micros_to_usd_str(
+            credits_available_micros(organization=api_key.organization)
+        )
+        return response
 
 
 class _SeedErrors:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import json
+from decimal import Decimal
 
 import pytest
 
@@ -24,7 +25,7 @@ from tests.ocr.dialect_support import (
     phototest_png,
 )
 
-pytest_plugins = ["tests.ocr.dialect_support"]
+pytest_plugins = ["tests.ocr.dialect_support", "tests.fakes.fixtures"]
 pytestmark = pytest.mark.django_db
 
 URL = "/api/ocr-structured-v4"
@@ -231,3 +232,75 @@ def test_keys_402_and_429(management_client, broke_client, org_b, limited_client
     assert limited_client.post(URL, {}, format="json").status_code == 400
     response = limited_client.post(URL, body, format="json")
     assert response.status_code == 429 and error_code(response) == "rate_limited"
+
+
+LLM_ANSWER = {
+    "vendor": {"name": "ACME Supplies Ltd", "address": None, "tax_id": "GB123456789"},
+    "invoice_number": "INV-2024-0042",
+    "invoice_date": "2024-03-05",
+    "due_date": "2024-04-04",
+    "currency": "GBP",
+    "subtotal": "25.50",
+    "tax": "5.10",
+    "total": "30.60",
+    "line_items": [],
+    "bill_to": "Jane Doe Consulting",
+}
+LLM_PRICES = {"input_per_mtok_micros": 1_000_000, "output_per_mtok_micros": 4_000_000}
+
+
+def test_a_chat_model_extracts_and_both_steps_are_charged(
+    client, funded, fake_openai, provider_for
+):
+    provider_for(fake_openai, model="extractor", prices=LLM_PRICES)
+    fake_openai.replies.append(json.dumps(LLM_ANSWER))
+
+    response = client.post(
+        URL, {"pdfBase64": b64(make_pdf([INVOICE_LINES])), "model": "extractor"}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["model"] == "extractor"
+    assert body["data"]["total"] == "30.60"
+    (call,) = fake_openai.requests  # the PDF's text layer was read locally
+    assert "INV-2024-0042" in call.json()["messages"][-1]["content"]
+    request_id = response["X-Request-Id"]
+    ocr = UsageRecord.objects.get(request_id=request_id)
+    llm = UsageRecord.objects.get(request_id=f"{request_id}-llm")
+    assert ocr.model == "local/rapidocr" and llm.model == "extractor"
+    assert llm.input_tokens == body["usage"]["prompt_tokens"] > 0
+    assert llm.total_micros > 0
+    total = ocr.total_micros + llm.total_micros
+    assert Decimal(response["X-Cost-Usd"]) == Decimal(total) / 1_000_000
+
+
+def test_402_when_the_chat_step_cannot_be_covered_and_nothing_runs(
+    client, funded, fake_openai, provider_for
+):
+    # The worst case of the extraction is far above the tenant's $5.
+    provider_for(fake_openai, model="pricey", prices={"input_per_mtok_micros": 10**9})
+
+    response = client.post(
+        URL, {"pdfBase64": b64(make_pdf([INVOICE_LINES])), "model": "pricey"}, format="json"
+    )
+
+    assert response.status_code == 402
+    assert error_code(response) == "insufficient_credits"
+    assert fake_openai.requests == []
+    assert_not_charged(funded)
+
+
+def test_a_failing_chat_model_costs_only_the_parse(
+    client, funded, fake_openai, provider_for, fast_retries
+):
+    provider_for(fake_openai, model="extractor", prices=LLM_PRICES)
+    fake_openai.replies.extend(["not json", "still not json"])
+
+    response = client.post(
+        URL, {"pdfBase64": b64(make_pdf([INVOICE_LINES])), "model": "extractor"}, format="json"
+    )
+
+    assert response.status_code == 502
+    llm = UsageRecord.objects.get(request_id=f"{response['X-Request-Id']}-llm")
+    assert llm.status == "failed" and llm.total_micros == 0
