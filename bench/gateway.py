@@ -166,6 +166,24 @@ def teardown_database(org) -> None:
     Provider.objects.filter(slug__in=["bench-0ms", "bench-200ms"]).delete()
 
 
+def cpu_seconds(master_pid: int) -> float:
+    """User + system CPU seconds used so far by gunicorn's workers (Linux /proc)."""
+    try:
+        with open(f"/proc/{master_pid}/task/{master_pid}/children") as handle:
+            pids = [int(pid) for pid in handle.read().split()]
+    except OSError:
+        return float("nan")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def wait_ready(url: str, timeout: float = 30.0) -> None:
     import httpx
 
@@ -260,7 +278,7 @@ def main() -> None:
         )
         header = (
             f"{'upstream':>8} {'c':>3} {'target':>8} {'rps':>8} {'p50 ms':>8} {'p99 ms':>8} "
-            f"{'err':>4} {'added p50':>9} {'added p99':>9} {'of direct':>9}"
+            f"{'err':>4} {'added p50':>9} {'added p99':>9} {'of direct':>9} {'cpu ms/req':>9}"
         )
         print(header)
         print("-" * len(header))
@@ -277,6 +295,7 @@ def main() -> None:
                     concurrency=c,
                     **run,
                 )
+                cpu_before = cpu_seconds(gunicorn.pid)
                 gateway = load(
                     url=base + "/v1/ocr",
                     body=gateway_body,
@@ -284,6 +303,8 @@ def main() -> None:
                     concurrency=c,
                     **run,
                 )
+                served = gateway["n"] * (args.duration + args.warmup) / args.duration
+                gateway["cpu_ms"] = 1000 * (cpu_seconds(gunicorn.pid) - cpu_before) / served
                 print(_row(latency, c, "direct", direct))
                 print(_row(latency, c, "gateway", gateway, direct))
                 sys.stdout.flush()
@@ -315,6 +336,8 @@ def _row(latency: str, c: int, target: str, m: dict, direct: dict | None = None)
             f" {m['p50'] - direct['p50']:>9.1f} {m['p99'] - direct['p99']:>9.1f}"
             f" {100 * m['rps'] / direct['rps']:>8.0f}%"
         )
+    if "cpu_ms" in m:
+        row += f" {m['cpu_ms']:>8.1f}"
     return row
 
 

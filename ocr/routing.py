@@ -19,8 +19,8 @@ from ocr.models import ProviderModel
 from ocr.providers import client_for
 from ocr.providers.base import EXTRACTION_ERROR, UPSTREAM_FAILED, ProviderError
 from ocr.providers.health import (
-    provider_cooling_down,
     provider_failure_record,
+    provider_health_get,
     provider_success_record,
 )
 from ocr.types import OcrRequest, OcrResult
@@ -83,9 +83,12 @@ def route_candidates(*, model: str | None, provider_id: str | None) -> list[Prov
 def route_call(*, candidates: list[ProviderModel], document, request: OcrRequest) -> OcrResult:
     failures: list[ProviderError] = []
     skipped: list[str] = []
+    # One cache round trip for every candidate's health, read before the calls.
+    health = provider_health_get(slugs=[c.provider.slug for c in candidates])
     for candidate in candidates:
         slug = candidate.provider.slug
-        if provider_cooling_down(slug=slug):
+        cooling, streak = health[slug]
+        if cooling:
             skipped.append(slug)
             continue
         try:
@@ -105,7 +108,8 @@ def route_call(*, candidates: list[ProviderModel], document, request: OcrRequest
             failures.append(error)
             provider_failure_record(slug=slug)
             continue
-        provider_success_record(slug=slug)
+        if streak:
+            provider_success_record(slug=slug)
         result.model = result.model or candidate.name
         result.provider = result.provider or slug
         return result

@@ -34,6 +34,18 @@ def provider_cooling_down(*, slug: str) -> bool:
     return until is not None and float(until) > clock()
 
 
+def provider_health_get(*, slugs: list[str]) -> dict[str, tuple[bool, int]]:
+    """{slug: (cooling down, failures in the current streak)} in one cache round trip."""
+    keys = {slug: (_cooldown_key(slug), _failures_key(slug)) for slug in slugs}
+    found = cache.get_many([key for pair in keys.values() for key in pair])
+    now = clock()
+    out = {}
+    for slug, (cooldown_key, failures_key) in keys.items():
+        until = found.get(cooldown_key)
+        out[slug] = (until is not None and float(until) > now, int(found.get(failures_key) or 0))
+    return out
+
+
 def provider_failure_record(*, slug: str) -> bool:
     """Count one failure; returns True when this failure started a cool-down."""
     window = _setting("OCR_PROVIDER_FAILURE_WINDOW_S", 60)
@@ -54,9 +66,8 @@ def provider_failure_record(*, slug: str) -> bool:
 
 
 def provider_success_record(*, slug: str) -> None:
-    # A success ends the streak; skip the write when there is nothing to clear.
-    if cache.get(_failures_key(slug)):
-        cache.delete(_failures_key(slug))
+    """A success ends the streak (callers skip this when they know there is none)."""
+    cache.delete(_failures_key(slug))
 
 
 def provider_health_reset(*, slug: str) -> None:
