@@ -47,7 +47,9 @@ def upload_create(*, api_key, upload: Any) -> StoredUpload:
         raise ApiError(400, "missing_file", "The file is empty")
     head = upload.read(4096)
     upload.seek(0)
-    media_type = media_type_sniff(head) or "application/octet-stream"
+    media_type = media_type_sniff(head)
+    if media_type is None:
+        raise ApiError(415, "unsupported_media_type", "Unsupported file type")
     organization = api_key.organization
     wanted = f"ocr/{organization.public_id}/{_safe_filename(upload.name)}"
     # The storage picks a free name (a suffix) when the wanted one is taken.

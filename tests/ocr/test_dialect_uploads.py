@@ -182,3 +182,10 @@ def test_process_402_and_429(x_client, org_b, funded):
     assert limited.status_code == 429
     assert limited.json() == {"error": limited.json()["error"], "code": "rate_limited"}
     assert "Retry-After" in limited
+
+
+def test_a_file_that_is_no_document_is_refused_at_upload(x_client):
+    response = upload(x_client, name="notes.txt", data=b"just some notes")
+
+    assert response.status_code == 415
+    assert response.json()["error"] == "Unsupported file type"
