@@ -54,7 +54,6 @@ class InvitationAdmin(admin.ModelAdmin):
     list_display = ["email", "organization", "role", "invited_by", "expires_at", "accepted_at"]
     search_fields = ["email", "organization__slug"]
     readonly_fields = ["token_hash", "accepted_at", "accepted_by", "created_at"]
-    exclude = []
 
     def has_add_permission(self, request) -> bool:
         return False  # invitations carry a mailed token: they are made from the dashboard

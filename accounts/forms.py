@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from django import forms
@@ -15,6 +16,9 @@ from keys.scopes import ALLOWED_SCOPES
 
 SCOPE_CHOICES = sorted({(s, s) for scopes in ALLOWED_SCOPES.values() for s in scopes})
 MAX_TOPUP_USD = Decimal("10000")
+# Filter dates outside this range are typos; they would also overflow date arithmetic.
+USAGE_FIRST_DAY = date(2000, 1, 1)
+USAGE_LAST_DAY = date(2100, 1, 1)
 
 
 class SignupForm(forms.Form):
@@ -121,6 +125,14 @@ class UsageFilterForm(forms.Form):
     status = forms.ChoiceField(
         required=False, choices=[("", "any"), ("succeeded", "succeeded"), ("failed", "failed")]
     )
+
+    def clean(self):
+        data = super().clean()
+        for name in ("date_from", "date_to"):
+            day = data.get(name)
+            if day is not None and not USAGE_FIRST_DAY <= day <= USAGE_LAST_DAY:
+                self.add_error(name, "Pick a date between 2000 and 2100.")
+        return data
 
     def __init__(self, *args, keys=(), **kwargs):
         super().__init__(*args, **kwargs)

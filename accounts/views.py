@@ -9,6 +9,7 @@ from django.http import HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import dashboard_view
@@ -51,7 +52,13 @@ def signup(request):
             login(request, user, backend="django.contrib.auth.backends.ModelBackend")
             request.session["current_org"] = org.public_id
             messages.success(request, "Welcome! Your organization is ready.")
-            return redirect(request.GET.get("next") or "dashboard")
+            target = request.GET.get("next", "")
+            # Only a path on this site: never an open redirect to somewhere else.
+            if not url_has_allowed_host_and_scheme(
+                target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+            ):
+                target = "dashboard"
+            return redirect(target)
     return render(request, "accounts/signup.html", {"form": form})
 
 

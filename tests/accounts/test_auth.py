@@ -120,3 +120,13 @@ def test_password_reset_for_an_unknown_address_says_the_same(client, db):
 
     assert response.status_code == 302
     assert mail.outbox == []
+
+
+def test_sign_up_never_redirects_off_site(client, db):
+    response = client.post(
+        "/signup/?next=https://evil.example.com/steal",
+        {"email": "n@example.com", "password1": "a-long-pass-42", "password2": "a-long-pass-42"},
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == "/dashboard/"

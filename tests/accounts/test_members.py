@@ -171,3 +171,13 @@ def test_a_user_with_no_organization_is_asked_to_create_one(browser, db):
 
     assert response.status_code == 302
     assert response["Location"] == "/dashboard/org/new/"
+
+
+def test_not_found_and_forbidden_pages_are_friendly(browser, owner_a, member_a, settings):
+    settings.DEBUG = False
+
+    missing = browser(owner_a).get("/dashboard/keys/key_doesnotexist/")
+    forbidden = browser(member_a).get("/dashboard/keys/new/")
+
+    assert missing.status_code == 404 and b"another organization" in missing.content
+    assert forbidden.status_code == 403 and b"Only owners and admins" in forbidden.content

@@ -119,3 +119,11 @@ def test_overview(browser, owner_a, org_a):
     page = browser(owner_a).get("/dashboard/")
 
     assert b"$12.50" in page.content
+
+
+def test_absurd_dates_are_form_errors_not_crashes(browser, owner_a, org_a):
+    client = browser(owner_a)
+
+    for query in [{"date_to": "9999-12-31"}, {"date_from": "0001-01-01"}]:
+        assert client.get("/dashboard/usage/", query).status_code == 200, query
+        assert client.get("/dashboard/usage.csv", query).status_code == 200, query
