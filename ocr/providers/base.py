@@ -3,7 +3,7 @@
 A `ProviderClient` wraps one configured `Provider`. Kinds implement `ocr()`; the base gives
 them `request_json()`, an HTTP call with explicit timeouts, an overall deadline (a slow
 body cannot hold a worker forever), a response size cap, retries with backoff on
-timeouts, connection errors, 429 and 5xx (never on other 4xx), and error messages that
+timeouts, connection errors, 408, 429 and 5xx (never on other 4xx), and error messages that
 never carry the operator's secret.
 """
 
@@ -186,7 +186,7 @@ class ProviderClient:
                     )
                     continue
                 return parsed, latency_ms
-            transient = status == 429 or status >= 500
+            transient = status in (408, 429) or status >= 500
             error = ProviderError(
                 f"{self.slug}: the upstream answered HTTP {status}",
                 permanent=not transient,

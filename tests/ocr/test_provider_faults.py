@@ -36,7 +36,7 @@ def fake(request):
     return request.getfixturevalue(request.param)
 
 
-@pytest.mark.parametrize("fault", ["500", "503", "429", "malformed", "reset"])
+@pytest.mark.parametrize("fault", ["500", "503", "429", "408", "malformed", "reset"])
 def test_it_retries_transient_faults_then_succeeds(fake, provider_for, fault):
     model = provider_for(fake)
     fake.fail(fault, fault)
