@@ -385,3 +385,11 @@ def test_the_schema_documents_the_key_endpoints(client):
     created = paths["/api/v1/keys"]["post"]["responses"]["201"]
     assert "KeyCreatedEnvelope" in json.dumps(created)
     assert {"bearerKey", "apiKeyHeader"} <= set(schema["components"]["securitySchemes"])
+
+
+@pytest.mark.parametrize("raw_name", ['"a\\u0000b"', '"\\ud800"', '"ok \\udfff"'])
+def test_names_that_no_database_can_store_are_refused(raw_name, manager):
+    raw = '{"name": ' + raw_name + "}"
+    response = manager.post("/api/v1/keys", raw, content_type="application/json")
+    assert response.status_code == 400, response.content
+    assert "name" in response.json()["error"]["details"]
