@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.text import slugify
 from django.views.decorators.http import require_POST
 
 from accounts.decorators import dashboard_view
@@ -99,7 +100,8 @@ def org_new(request):
     form = OrganizationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         name = form.cleaned_data["name"]
-        slug = f"{name}-{random_base62(6).lower()}"
+        # A random suffix keeps slugs unique; the slug column holds 60 characters.
+        slug = f"{slugify(name)[:40] or 'org'}-{random_base62(6).lower()}"
         try:
             org = organization_create(slug=slug, name=name, owner=request.user)
         except ApiError as error:

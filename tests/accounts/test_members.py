@@ -181,3 +181,13 @@ def test_not_found_and_forbidden_pages_are_friendly(browser, owner_a, member_a, 
 
     assert missing.status_code == 404 and b"another organization" in missing.content
     assert forbidden.status_code == 403 and b"Only owners and admins" in forbidden.content
+
+
+def test_a_long_organization_name_fits(browser, owner_a):
+    name = "A very long team name " * 9
+
+    response = browser(owner_a).post("/dashboard/org/new/", {"name": name[:200]})
+
+    assert response.status_code == 302
+    org = Organization.objects.get(name=name[:200].strip())
+    assert len(org.slug) <= 60

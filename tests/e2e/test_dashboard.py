@@ -69,6 +69,7 @@ def test_a_tenant_signs_up_pays_calls_the_api_and_revokes(
     page.click("#pay")
     page.wait_for_url(re.compile(r".*/dashboard/credits/success/\?session_id=cs_test_"))
     assert [r.status_code for r in fake_stripe.deliveries] == [200]
+    page.wait_for_function("document.querySelector('#balance').innerText === '$10.00'")
     page.goto(f"{url}/dashboard/credits/")
     page.wait_for_function("document.querySelector('#balance').innerText === '$10.00'")
     assert "Stripe Checkout cs_test_" in page.inner_text("#ledger")
