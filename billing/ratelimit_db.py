@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.db import transaction
 from django.db.models import Count, Min
 
+from billing.durability import commit_without_waiting_for_disk
 from billing.models import RateLimitHit, RateLimitLock, RateLimitSlot
 from billing.ratelimit import WINDOW_S, Decision, now_ms, slot_ttl_ms
 
@@ -28,6 +29,7 @@ def decide(*, api_key, rpm: int, max_in_flight: int, token: str):
     key_id = api_key.pk
     window_ms = WINDOW_S * 1000
     with transaction.atomic():
+        commit_without_waiting_for_disk()  # rate-limit rows are bookkeeping, not money
         now = now_ms()
         _lock(key_id=key_id, now=now)
         # Read the clock again once the lock is ours: waiting for it took time.

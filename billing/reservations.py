@@ -11,14 +11,17 @@ from __future__ import annotations
 import logging
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, Case, DateTimeField, F, Q, Value, When
 from django.utils import timezone
 
+from billing.durability import commit_without_waiting_for_disk
 from billing.models import CreditAccount, LedgerEntry, Reservation, UsageRecord
 from billing.money import micros_to_usd_str
 from billing.periods import period_start_for
 from billing.pricing import Price
+from billing.settle_pg import settle_in_one_statement
 from config.api import ApiError
 from keys.models import ApiKey
 
@@ -114,6 +117,7 @@ def reservation_create(*, api_key: ApiKey, amount_micros: int, request_id: str) 
     period_start = period_start_for(limit_reset=api_key.limit_reset, now=now)
     failed = None
     with transaction.atomic():
+        commit_without_waiting_for_disk()
         held = CreditAccount.objects.filter(
             organization_id=api_key.organization_id,
             balance_micros__gte=F("reserved_micros") + amount_micros,
@@ -219,7 +223,20 @@ def reservation_settle(*, reservation: Reservation, price: Price, usage: dict) -
             price.total_micros,
             reservation.amount_micros,
         )
+    if connection.vendor == "postgresql":
+        cost, fee = _split(price, charge)
+        record = settle_in_one_statement(
+            reservation=reservation,
+            charge_micros=charge,
+            usage_values={**_usage_fields(usage), "provider_cost_micros": cost, "fee_micros": fee},
+            now=timezone.now(),
+            synchronous=settings.BILLING_SYNCHRONOUS_CHARGES,
+        )
+        if record is not None:
+            return record
     with transaction.atomic():
+        if not settings.BILLING_SYNCHRONOUS_CHARGES:
+            commit_without_waiting_for_disk()
         held = reservation.amount_micros
         if not _claim(reservation, Reservation.Status.SETTLED):
             existing = UsageRecord.objects.filter(request_id=reservation.request_id).first()
@@ -280,6 +297,7 @@ def reservation_release(*, reservation: Reservation, usage: dict) -> UsageRecord
     """Give the hold back (the call failed) and record the failed request at zero cost."""
     row = None
     with transaction.atomic():
+        commit_without_waiting_for_disk()
         if _claim(reservation, Reservation.Status.RELEASED):
             row = _release_hold(reservation)
         else:
@@ -317,6 +335,7 @@ def reservation_sweep(*, older_than_s: float) -> int:
             return released
         for reservation in batch:
             with transaction.atomic():
+                commit_without_waiting_for_disk()
                 if _claim(reservation, Reservation.Status.RELEASED):
                     _release_hold(reservation)
                     released += 1

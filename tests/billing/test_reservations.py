@@ -201,3 +201,23 @@ def test_credits_add_never_takes_reserved_money(key):
     assert entry.balance_after_micros == 9_000_000
     assert credits_add(organization=key.organization, amount_micros=5, idempotency_key="e") is None
     assert_ledger_clean()
+
+
+def test_settling_is_one_statement_on_postgresql(key, django_assert_num_queries):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the one-statement settlement is PostgreSQL's (SQLite takes the ORM path)")
+    reservation = reservation_create(api_key=key, amount_micros=5_000, request_id="req_one")
+    with django_assert_num_queries(1):
+        record = reservation_settle(
+            reservation=reservation, price=Price(1_000, 55, 1_055), usage=USAGE
+        )
+    assert (record.pk, record.total_micros, record.available_after_micros) == (
+        UsageRecord.objects.get(request_id="req_one").pk,
+        1_055,
+        10_000_000 - 1_055,
+    )
+    assert LedgerEntry.objects.get(idempotency_key="charge:req_one").usage_record_id == record.pk
+    assert key_state(key) == (1_055, 0, 1_055)
+    assert_ledger_clean()

@@ -1,0 +1,138 @@
+"""The settlement on PostgreSQL in one statement (one round trip, one implicit transaction).
+
+The hot path of every successful request: claim the reservation, release the hold and
+debit the balance, move the key's counters, insert the usage record and the charge
+entry, all in data-modifying CTEs that only act when the claim succeeded. A statement
+is atomic on its own, so no BEGIN/COMMIT round trips are needed. When the reservation
+is no longer active (settled twice, or swept), nothing happens and the caller takes
+the general path, which handles those cases.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import connection, models
+
+from billing.models import CreditAccount, LedgerEntry, Reservation, UsageRecord
+from keys.models import ApiKey
+
+
+def _insert_select(
+    model: type[models.Model], values: dict, computed: dict[str, str]
+) -> tuple[str, str, list]:
+    """(column list, select list, params) for `INSERT INTO t (cols) SELECT …`.
+
+    Every concrete column gets a value (given, computed SQL, or the field's default),
+    cast to its type: untyped literals in a SELECT list would be read as text.
+    """
+    quote = connection.ops.quote_name
+    columns, selects, params = [], [], []
+    for field in model._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(quote(field.column))
+        if field.attname in computed:
+            selects.append(computed[field.attname])
+            continue
+        # Unset: what Model() would hold (the default, '' for text, else None).
+        value = values[field.attname] if field.attname in values else field.get_default()
+        selects.append(f"%s::{field.cast_db_type(connection)}")
+        params.append(field.get_db_prep_save(value, connection))
+    return ", ".join(columns), ", ".join(selects), params
+
+
+def settle_in_one_statement(
+    *,
+    reservation: Reservation,
+    charge_micros: int,
+    usage_values: dict,
+    now: datetime,
+    synchronous: bool,
+) -> UsageRecord | None:
+    """Settle an active reservation; None (and no change) when it is not active."""
+    ts = connection.ops.adapt_datetimefield_value
+    usage_values = {
+        **usage_values,
+        "request_id": reservation.request_id,
+        "organization_id": reservation.organization_id,
+        "api_key_id": reservation.api_key_id,
+        "total_micros": charge_micros,
+        "status": UsageRecord.Status.SUCCEEDED,
+        "created_at": now,
+    }
+    usage_cols, usage_select, usage_params = _insert_select(UsageRecord, usage_values, {})
+    ledger_cols, ledger_select, ledger_params = _insert_select(
+        LedgerEntry,
+        {
+            "organization_id": reservation.organization_id,
+            "amount_micros": -charge_micros,
+            "kind": LedgerEntry.Kind.CHARGE,
+            "idempotency_key": f"charge:{reservation.request_id}",
+            "created_at": now,
+        },
+        {"balance_after_micros": "account.balance_micros", "usage_record_id": "usage.id"},
+    )
+    # Inside a caller's transaction the caller decides durability; alone, we may skip
+    # the WAL fsync when charges are configured as not synchronous.
+    skip_fsync = not synchronous and not connection.in_atomic_block
+    sql = f"""
+WITH config AS (
+  SELECT set_config('synchronous_commit', COALESCE(%s, current_setting('synchronous_commit')), true)
+), claimed AS (
+  UPDATE {Reservation._meta.db_table} SET status = %s, closed_at = %s
+  WHERE id = %s AND status = %s
+  RETURNING amount_micros
+), account AS (
+  UPDATE {CreditAccount._meta.db_table}
+  SET balance_micros = balance_micros - %s,
+      reserved_micros = reserved_micros - (SELECT amount_micros FROM claimed),
+      updated_at = %s
+  WHERE organization_id = %s AND EXISTS (SELECT 1 FROM claimed)
+  RETURNING balance_micros, reserved_micros
+), apikey AS (
+  UPDATE {ApiKey._meta.db_table}
+  SET period_reserved_micros = period_reserved_micros - (SELECT amount_micros FROM claimed),
+      total_usage_micros = total_usage_micros + %s,
+      period_usage_micros = CASE WHEN period_start IS NULL OR period_start <= %s
+                                 THEN period_usage_micros + %s ELSE period_usage_micros END
+  WHERE id = %s AND EXISTS (SELECT 1 FROM claimed)
+), usage AS (
+  INSERT INTO {UsageRecord._meta.db_table} ({usage_cols})
+  SELECT {usage_select} WHERE EXISTS (SELECT 1 FROM claimed)
+  RETURNING id
+), ledger AS (
+  INSERT INTO {LedgerEntry._meta.db_table} ({ledger_cols})
+  SELECT {ledger_select} FROM account, usage WHERE %s > 0
+)
+SELECT usage.id, account.balance_micros, account.reserved_micros
+FROM usage, account, config
+"""
+    params = [
+        "off" if skip_fsync else None,
+        Reservation.Status.SETTLED,
+        ts(now),
+        reservation.pk,
+        Reservation.Status.ACTIVE,
+        charge_micros,
+        ts(now),
+        reservation.organization_id,
+        charge_micros,
+        ts(reservation.created_at),
+        charge_micros,
+        reservation.api_key_id,
+        *usage_params,
+        *ledger_params,
+        charge_micros,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    reservation.status, reservation.closed_at = Reservation.Status.SETTLED, now
+    record = UsageRecord(pk=row[0], **usage_values)
+    record._state.adding = False
+    record.balance_after_micros = row[1]
+    record.available_after_micros = row[1] - row[2]
+    return record
