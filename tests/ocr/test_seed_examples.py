@@ -15,7 +15,7 @@ from keys.services import api_key_create
 from tests.ocr.conftest import make_pdf
 from tests.ocr.dialect_support import alias_model, assert_phototest_text, phototest_png
 
-pytest_plugins = ["tests.ocr.dialect_support"]
+pytest_plugins = ["tests.ocr.dialect_fixtures"]
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "seed_examples.sh"
 
