@@ -76,12 +76,20 @@ class _KeyLimitsForm(forms.Form):
 
 
 class KeyCreateForm(_KeyLimitsForm):
-    kind = forms.ChoiceField(choices=ApiKey.Kind.choices, initial="api")
+    field_order = ["kind", "name", "scopes"]
+    kind = forms.ChoiceField(
+        choices=[
+            ("api", "API key (sk-ar-…): calls the OCR endpoints"),
+            ("management", "Management key (ak_…): manages keys, reads credits and usage"),
+        ],
+        initial="api",
+    )
     scopes = forms.MultipleChoiceField(
         choices=SCOPE_CHOICES,
         required=False,
         widget=forms.CheckboxSelectMultiple,
-        help_text="Leave empty for the kind's defaults.",
+        help_text="Leave empty for the kind's defaults (API: ocr, key:read; management: all "
+        "but ocr).",
     )
 
     def clean(self):
