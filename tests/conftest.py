@@ -69,3 +69,9 @@ def client_for():
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _provider_list_uncached(settings):
+    """Routing reads providers fresh in tests (production keeps a 2-second snapshot)."""
+    settings.OCR_PROVIDER_CACHE_S = 0
