@@ -6,6 +6,7 @@ import pytest
 from django.core.cache import cache
 
 from config.api import ApiError
+from ocr import routing
 from ocr.intake.document import document_open
 from ocr.models import Provider
 from ocr.providers import health
@@ -71,6 +72,24 @@ def test_a_change_is_seen_by_the_next_request(fake_openai, provider_for):
 
     Provider.objects.filter(pk=served.provider.pk).update(priority=99, enabled=False)
 
+    with pytest.raises(ApiError):
+        route_candidates(model="m", provider_id=None)
+
+
+def test_a_worker_sees_a_change_once_its_snapshot_is_2_seconds_old(
+    fake_openai, provider_for, settings, monkeypatch
+):
+    settings.OCR_PROVIDER_CACHE_S = 2
+    now = [1000.0]
+    monkeypatch.setattr(routing, "clock", lambda: now[0])
+    monkeypatch.setattr(routing, "_snapshot", None)
+    served = provider_for(fake_openai, model="m")
+    assert route_candidates(model="m", provider_id=None) == [served]
+
+    Provider.objects.filter(pk=served.provider.pk).update(enabled=False)
+    now[0] += 1.9
+    assert route_candidates(model="m", provider_id=None) == [served]  # this worker's snapshot
+    now[0] += 0.2
     with pytest.raises(ApiError):
         route_candidates(model="m", provider_id=None)
 
