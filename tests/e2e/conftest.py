@@ -27,9 +27,18 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(__file__).resolve().parent.parent.parent / "docs" / "screenshots"
 
 
+_SKIPPED: list[str] = []
+
+
 def _skip(reason: str) -> None:
-    print(f"\nSKIPPED browser tests: {reason}")
+    _SKIPPED.append(reason)
     pytest.skip(reason)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    # pytest hides a skipped test's output; say it at the end of every run instead.
+    if _SKIPPED:
+        terminalreporter.write_line(f"browser tests (tests/e2e) SKIPPED: {_SKIPPED[0]}")
 
 
 @pytest.fixture(scope="module")
