@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
@@ -17,7 +19,7 @@ from tests.ocr.dialect_support import (
     phototest_png,
 )
 
-pytest_plugins = ["tests.ocr.dialect_fixtures"]
+pytest_plugins = ["tests.ocr.dialect_fixtures", "tests.fakes.fixtures"]
 
 URL = "/api/v1/ocr/extract"
 pytestmark = pytest.mark.django_db(transaction=False)
@@ -184,3 +186,68 @@ def test_the_second_request_in_a_minute_is_429(limited_client):
     assert second.status_code == 429
     assert error_code(second) == "rate_limited"
     assert int(second["Retry-After"]) >= 1
+
+
+@pytest.fixture
+def cloudflare_default(fake_cloudflare, provider_for, settings, fast_retries):
+    """The seed's own upstream (Workers AI toMarkdown, faked on 127.0.0.1) as the default."""
+    provider_for(
+        fake_cloudflare, model="cloudflare/ai-to-markdown", prices={"per_page_micros": 100}
+    )
+    settings.OCR_DEFAULT_MODEL = "cloudflare/ai-to-markdown"
+    return fake_cloudflare
+
+
+def test_through_the_seeds_upstream_model_and_tokens_are_the_providers(client, cloudflare_default):
+    upload = SimpleUploadedFile("receipt.png", phototest_png(), content_type="image/png")
+
+    response = client.post(URL, {"image": upload}, format="multipart")
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["model"] == "cloudflare/ai-to-markdown"
+    assert "scanned page (640x480)" in body["text"]
+    sent = cloudflare_default.requests[0]
+    assert sent.headers["authorization"] == f"Bearer {cloudflare_default.api_key}"
+    assert body["tokens"] == len(body["text"]) // 4  # the upstream's own count
+
+
+def test_an_upstream_that_keeps_failing_is_ocr_upstream_failed(client, funded, cloudflare_default):
+    cloudflare_default.fail_always("500")
+
+    response = client.post(URL, {"image": b64(phototest_png())}, format="json")
+
+    assert response.status_code == 502
+    assert error_code(response) == "ocr_upstream_failed"
+    assert_not_charged(funded)
+    assert response["X-Cost-Usd"] == "0.000000"
+
+
+def test_a_file_the_upstream_cannot_read_is_ocr_extraction_error(
+    client, funded, cloudflare_default
+):
+    cloudflare_default.unreadable.add("receipt-p1.png")  # the provider sends page files
+
+    response = client.post(
+        URL, {"image": b64(phototest_png()), "filename": "receipt.png"}, format="json"
+    )
+
+    assert response.status_code == 502
+    assert error_code(response) == "ocr_extraction_error"
+    assert_not_charged(funded)
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "GIF", "WEBP", "BMP", "TIFF", "PDF"])
+def test_every_format_of_the_seed(client, fmt):
+    from PIL import Image
+
+    from tests.ocr.dialect_support import corpus_path
+
+    image = Image.open(corpus_path("tesseract", "phototest.tif")).convert("L")
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt)
+
+    response = client.post(URL, {"image": b64(buffer.getvalue())}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert_phototest_text(response.json()["text"])
