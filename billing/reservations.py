@@ -21,7 +21,7 @@ from billing.models import CreditAccount, LedgerEntry, Reservation, UsageRecord
 from billing.money import micros_to_usd_str
 from billing.periods import period_start_for
 from billing.pricing import Price
-from billing.settle_pg import settle_in_one_statement
+from billing.reservations_pg import reserve_in_one_statement, settle_in_one_statement
 from config.api import ApiError
 from keys.models import ApiKey
 
@@ -115,33 +115,53 @@ def reservation_create(*, api_key: ApiKey, amount_micros: int, request_id: str) 
         raise ValueError("a reservation cannot be negative")
     now = timezone.now()
     period_start = period_start_for(limit_reset=api_key.limit_reset, now=now)
-    failed = None
     with transaction.atomic():
-        commit_without_waiting_for_disk()
-        held = CreditAccount.objects.filter(
-            organization_id=api_key.organization_id,
-            balance_micros__gte=F("reserved_micros") + amount_micros,
-        ).update(reserved_micros=F("reserved_micros") + amount_micros)
-        if not held:
-            failed = "balance"
-        elif not _key_reserve(
-            key_id=api_key.pk, amount_micros=amount_micros, period_start=period_start
-        ):
-            failed = "key_limit"
-            transaction.set_rollback(True)
-        else:
-            reservation = Reservation.objects.create(
-                request_id=request_id,
-                organization_id=api_key.organization_id,
+        if connection.vendor == "postgresql":
+            failed, reservation = reserve_in_one_statement(
                 api_key=api_key,
                 amount_micros=amount_micros,
-                key_period_start=period_start,
+                request_id=request_id,
+                period_start=period_start,
+                now=now,
+            )
+            if failed == "key_limit":
+                transaction.set_rollback(True)
+        else:
+            failed, reservation = _reserve_portably(
+                api_key=api_key,
+                amount_micros=amount_micros,
+                request_id=request_id,
+                period_start=period_start,
             )
     if failed:
         raise _insufficient(
             api_key=api_key, source=failed, amount_micros=amount_micros, period_start=period_start
         )
     return reservation
+
+
+def _reserve_portably(
+    *, api_key: ApiKey, amount_micros: int, request_id: str, period_start
+) -> tuple[str | None, Reservation | None]:
+    """The ORM path (SQLite), inside reservation_create's transaction."""
+    commit_without_waiting_for_disk()
+    held = CreditAccount.objects.filter(
+        organization_id=api_key.organization_id,
+        balance_micros__gte=F("reserved_micros") + amount_micros,
+    ).update(reserved_micros=F("reserved_micros") + amount_micros)
+    if not held:
+        return "balance", None
+    if not _key_reserve(key_id=api_key.pk, amount_micros=amount_micros, period_start=period_start):
+        transaction.set_rollback(True)
+        return "key_limit", None
+    reservation = Reservation.objects.create(
+        request_id=request_id,
+        organization_id=api_key.organization_id,
+        api_key=api_key,
+        amount_micros=amount_micros,
+        key_period_start=period_start,
+    )
+    return None, reservation
 
 
 def _account_move(*, organization_id: int, release_micros: int, charge_micros: int):

@@ -1,11 +1,20 @@
-"""The settlement on PostgreSQL in one statement (one round trip, one implicit transaction).
+"""Reservation and settlement on PostgreSQL, each in one statement (data-modifying CTEs).
 
-The hot path of every successful request: claim the reservation, release the hold and
-debit the balance, move the key's counters, insert the usage record and the charge
-entry, all in data-modifying CTEs that only act when the claim succeeded. A statement
-is atomic on its own, so no BEGIN/COMMIT round trips are needed. When the reservation
-is no longer active (settled twice, or swept), nothing happens and the caller takes
-the general path, which handles those cases.
+The hot path of every request, with the same semantics as the portable ORM path in
+`billing.reservations` (which SQLite takes), in fewer round trips:
+
+- reserve: the balance hold, then the key hold only if the balance one succeeded and the
+  key's limit (after a period roll-over) allows it, then the reservation row only if
+  both did. The caller's transaction rolls back a balance hold whose key hold failed.
+- settle: claim the reservation, release the hold and debit the balance, move the key's
+  counters, insert the usage record and the charge entry, all only when the claim
+  succeeded. A statement is atomic on its own: no BEGIN/COMMIT round trips. When the
+  reservation is no longer active (settled twice, swept), nothing happens and the caller
+  takes the general path, which handles those cases.
+
+Rows are locked in the same order as everywhere else (credit account, then key): the
+key UPDATE depends on the account UPDATE's result, and in the settlement the key UPDATE
+is the unreferenced CTE, which PostgreSQL runs last.
 """
 
 from __future__ import annotations
@@ -40,6 +49,90 @@ def _insert_select(
         selects.append(f"%s::{field.cast_db_type(connection)}")
         params.append(field.get_db_prep_save(value, connection))
     return ", ".join(columns), ", ".join(selects), params
+
+
+def _fsync_setting(*, skip: bool) -> str | None:
+    """set_config value: 'off' to skip the WAL fsync at commit, None to keep the current."""
+    return "off" if skip else None
+
+
+_CONFIG_CTE = """config AS (
+  SELECT set_config('synchronous_commit', COALESCE(%s, current_setting('synchronous_commit')), true)
+)"""
+
+
+def reserve_in_one_statement(
+    *, api_key: ApiKey, amount_micros: int, request_id: str, period_start, now: datetime
+) -> tuple[str | None, Reservation | None]:
+    """Inside the caller's transaction: (None, reservation), or (failed source, None).
+
+    On "key_limit" the balance hold has been taken: the caller must roll back.
+    """
+    ts = connection.ops.adapt_datetimefield_value
+    values = {
+        "request_id": request_id,
+        "organization_id": api_key.organization_id,
+        "api_key_id": api_key.pk,
+        "amount_micros": amount_micros,
+        "key_period_start": period_start,
+        "status": Reservation.Status.ACTIVE,
+        "created_at": now,
+    }
+    cols, select, insert_params = _insert_select(Reservation, values, {})
+    stale = "(%s::timestamptz IS NOT NULL AND (period_start IS NULL OR period_start < %s))"
+    sql = f"""
+WITH {_CONFIG_CTE}, account AS (
+  UPDATE {CreditAccount._meta.db_table} SET reserved_micros = reserved_micros + %s
+  WHERE organization_id = %s AND balance_micros >= reserved_micros + %s
+  RETURNING 1
+), apikey AS (
+  UPDATE {ApiKey._meta.db_table}
+  SET period_usage_micros = CASE WHEN {stale} THEN 0 ELSE period_usage_micros END,
+      period_start = CASE WHEN {stale} THEN %s ELSE period_start END,
+      period_reserved_micros = period_reserved_micros + %s
+  WHERE id = %s AND EXISTS (SELECT 1 FROM account) AND (
+    limit_micros IS NULL
+    OR (CASE WHEN {stale} THEN 0 ELSE period_usage_micros END)
+       + period_reserved_micros + %s <= limit_micros)
+  RETURNING 1
+), reservation AS (
+  INSERT INTO {Reservation._meta.db_table} ({cols})
+  SELECT {select} WHERE EXISTS (SELECT 1 FROM apikey)
+  RETURNING id
+)
+SELECT (SELECT count(*) FROM account), (SELECT count(*) FROM apikey),
+       (SELECT id FROM reservation), (SELECT count(*) FROM config)
+"""
+    start = ts(period_start) if period_start is not None else None
+    # Only our own transaction may skip the fsync (a hold is not money; see durability).
+    skip = len(connection.atomic_blocks) == 1
+    params = [
+        _fsync_setting(skip=skip),
+        amount_micros,
+        api_key.organization_id,
+        amount_micros,
+        start,
+        start,
+        start,
+        start,
+        start,
+        amount_micros,
+        api_key.pk,
+        start,
+        start,
+        amount_micros,
+        *insert_params,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        held, key_held, reservation_id, _ = cursor.fetchone()
+    if not held:
+        return "balance", None
+    if not key_held:
+        return "key_limit", None
+    reservation = Reservation(pk=reservation_id, **values)
+    reservation._state.adding = False
+    return None, reservation
 
 
 def settle_in_one_statement(
@@ -77,9 +170,7 @@ def settle_in_one_statement(
     # the WAL fsync when charges are configured as not synchronous.
     skip_fsync = not synchronous and not connection.in_atomic_block
     sql = f"""
-WITH config AS (
-  SELECT set_config('synchronous_commit', COALESCE(%s, current_setting('synchronous_commit')), true)
-), claimed AS (
+WITH {_CONFIG_CTE}, claimed AS (
   UPDATE {Reservation._meta.db_table} SET status = %s, closed_at = %s
   WHERE id = %s AND status = %s
   RETURNING amount_micros
@@ -109,7 +200,7 @@ SELECT usage.id, account.balance_micros, account.reserved_micros
 FROM usage, account, config
 """
     params = [
-        "off" if skip_fsync else None,
+        _fsync_setting(skip=skip_fsync),
         Reservation.Status.SETTLED,
         ts(now),
         reservation.pk,

@@ -203,12 +203,16 @@ def test_credits_add_never_takes_reserved_money(key):
     assert_ledger_clean()
 
 
-def test_settling_is_one_statement_on_postgresql(key, django_assert_num_queries):
+def test_reserving_and_settling_are_one_statement_each_on_postgresql(
+    key, django_assert_num_queries
+):
     from django.db import connection
 
     if connection.vendor != "postgresql":
         pytest.skip("the one-statement settlement is PostgreSQL's (SQLite takes the ORM path)")
-    reservation = reservation_create(api_key=key, amount_micros=5_000, request_id="req_one")
+    # One statement, between the savepoint and its release (the test's transaction).
+    with django_assert_num_queries(3):
+        reservation = reservation_create(api_key=key, amount_micros=5_000, request_id="req_one")
     with django_assert_num_queries(1):
         record = reservation_settle(
             reservation=reservation, price=Price(1_000, 55, 1_055), usage=USAGE
