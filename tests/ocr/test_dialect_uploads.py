@@ -189,3 +189,23 @@ def test_a_file_that_is_no_document_is_refused_at_upload(x_client):
 
     assert response.status_code == 415
     assert response.json()["error"] == "Unsupported file type"
+
+
+def test_on_object_storage_file_urls_are_the_storages_presigned_urls(x_client, settings, media):
+    # Any storage whose url() signs links stands in for S3 here: the view must hand out
+    # the storage's URL and redirect downloads to it, never stream the file itself.
+    settings.AWS_STORAGE_BUCKET_NAME = "uploads"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(media), "base_url": "https://s3.test/uploads/"},
+        },
+    }
+    info = upload(x_client).json()
+
+    download = x_client.get(f"/api/files/{info['key']}")
+
+    assert info["fileUrl"] == f"https://s3.test/uploads/{info['key']}"
+    assert download.status_code == 302
+    assert download["Location"] == info["fileUrl"]
