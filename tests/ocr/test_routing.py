@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
 import pytest
 from django.core.cache import cache
 
@@ -245,3 +251,23 @@ def test_the_local_engine_is_a_provider_too(db, corpus):
     assert (result.provider, result.model) == ("local", "local/rapidocr")
     assert "quick brown dog" in result.text.lower()
     assert result.upstream_latency_ms > 0
+
+
+def test_a_cool_down_started_by_another_worker_is_seen_here():
+    # Another process, as another gunicorn worker would be, with the same cache settings.
+    slug = f"other-worker-{uuid.uuid4().hex[:8]}"
+    code = (
+        "import django; django.setup()\n"
+        "from django.conf import settings\n"
+        "settings.OCR_PROVIDER_FAILURE_THRESHOLD = 1\n"
+        "from ocr.providers.health import provider_failure_record\n"
+        f"assert provider_failure_record(slug={slug!r})\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings"}
+    root = Path(__file__).resolve().parents[2]
+    try:
+        subprocess.run([sys.executable, "-c", code], env=env, cwd=root, check=True, timeout=60)
+
+        assert health.provider_cooling_down(slug=slug)
+    finally:
+        health.provider_health_reset(slug=slug)
