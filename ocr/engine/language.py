@@ -16,20 +16,24 @@ _STOPWORDS = {
     "auch es an als wird werden oder bei einer sind wir sie ich",
     "fr": "le la les et des est un une du en que pour qui dans pas sur au il elle ce "
     "avec sont par nous vous mais ou plus aux",
-    "es": "el la los las y de que en un una es por con para del se no su al lo como "
+    "es": "el la los las y de que en un una es por con para del se su al lo como "
     "más pero sus le ha este esta",
     "it": "il di che e la per un una non in sono è del della con si le da gli al dei "
     "alla nel questo ma anche",
-    "pt": "o a os as de que e do da em um uma para com não por se na no dos das ao "
+    "pt": "o a os as de que e do da em um uma para não por se na dos das ao "
     "mais como mas foi é são",
     "nl": "de het een en van in is dat op te zijn met voor niet aan er ook als bij "
     "door maar om wordt",
     "ms": "dan yang di ke dari untuk dengan ini itu pada adalah tidak dalam akan "
     "kami anda oleh juga atau jalan",
     "sv": "och att det som en på är av för med till den har inte om ett de jag var",
-    "pl": "i w nie na się z do to że jest o jak ale po co tak za od",
+    "pl": "i w nie na się z do to że jest o jak ale po tak za od",
 }
-_WORDS = {lang: set(words.split()) for lang, words in _STOPWORDS.items()}
+# One-letter words ("a", "e", "o", "i") occur in every Latin language and in receipts'
+# item codes alike; they tell nothing.
+_WORDS = {
+    lang: {word for word in words.split() if len(word) > 1} for lang, words in _STOPWORDS.items()
+}
 _TOKEN = re.compile(r"[^\W\d_]+", re.UNICODE)
 
 _SCRIPTS = (
@@ -61,11 +65,11 @@ def language_detect(text: str) -> str | None:
     tokens = [token.lower() for token in _TOKEN.findall(text)]
     if len(tokens) < 3:
         return None
-    hits: Counter[str] = Counter()
-    for token in tokens:
-        for lang, words in _WORDS.items():
-            if token in words:
-                hits[lang] += 1
+    # Distinct stopwords, not occurrences: "No." repeated down a receipt is one word.
+    distinct = set(tokens)
+    hits: Counter[str] = Counter(
+        {lang: len(distinct & words) for lang, words in _WORDS.items() if distinct & words}
+    )
     if not hits:
         return None
     (best, best_hits), *rest = hits.most_common(2) + [("", 0)]
