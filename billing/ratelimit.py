@@ -52,6 +52,7 @@ class RateLimitTicket:
     reset_s: int
     now_ms: int
     _release: Callable[[], None] | None = field(default=None, repr=False)
+    _refund: Callable[[], None] | None = field(default=None, repr=False)
 
     def headers(self) -> dict[str, str]:
         return rate_limit_headers(
@@ -61,12 +62,23 @@ class RateLimitTicket:
     def release(self) -> None:
         """Free the in-flight slot; safe to call more than once, never raises."""
         release, self._release = self._release, None
-        if release is None:
-            return
-        try:
-            release()
-        except Exception:  # the slot lapses by its TTL anyway
-            logger.warning("could not free an in-flight slot", exc_info=True)
+        _quietly(release, "could not free an in-flight slot")  # it lapses by its TTL
+
+    def refund(self) -> None:
+        """Give back this request's place in the window and its slot: for a request that
+        another limit refused (402), which must use up nothing of this one (§6)."""
+        refund, self._refund = self._refund, None
+        _quietly(refund, "could not give back a rate-limit hit")
+        self.release()
+
+
+def _quietly(action: Callable[[], None] | None, warning: str) -> None:
+    if action is None:
+        return
+    try:
+        action()
+    except Exception:
+        logger.warning(warning, exc_info=True)
 
 
 def rate_limit_headers(*, limit: int, remaining: int, reset_s: int, now_ms: int) -> dict[str, str]:
@@ -104,7 +116,7 @@ def ratelimit_acquire(*, api_key: ApiKey) -> RateLimitTicket:
     """Count this request against the key's limits, or raise 429 `rate_limited`."""
     rpm, max_in_flight = limits_for(api_key)
     token = uuid.uuid4().hex
-    decision, release = _backend_decide(
+    decision, release, refund = _backend_decide(
         api_key=api_key, rpm=rpm, max_in_flight=max_in_flight, token=token
     )
     if not decision.allowed:
@@ -115,6 +127,7 @@ def ratelimit_acquire(*, api_key: ApiKey) -> RateLimitTicket:
         reset_s=_seconds(decision.wait_ms),
         now_ms=decision.now_ms,
         _release=release,
+        _refund=refund,
     )
 
 

@@ -42,10 +42,10 @@ def decide(*, api_key, rpm: int, max_in_flight: int, token: str):
         used, oldest = window["used"], window["oldest"]
         wait = (oldest + window_ms - now) if oldest is not None else 0
         if used >= rpm:
-            return Decision(False, "rpm", used, wait, now), None
+            return Decision(False, "rpm", used, wait, now), None, None
         if RateLimitSlot.objects.filter(api_key_id=key_id).count() >= max_in_flight:
-            return Decision(False, "in_flight", used, wait, now), None
-        RateLimitHit.objects.create(api_key_id=key_id, at_ms=now)
+            return Decision(False, "in_flight", used, wait, now), None, None
+        hit = RateLimitHit.objects.create(api_key_id=key_id, at_ms=now)
         RateLimitSlot.objects.create(token=token, api_key_id=key_id, expires_ms=now + slot_ttl_ms())
     if oldest is None:
         wait = window_ms
@@ -53,7 +53,10 @@ def decide(*, api_key, rpm: int, max_in_flight: int, token: str):
     def release() -> None:
         RateLimitSlot.objects.filter(token=token).delete()
 
-    return Decision(True, "", used + 1, wait, now), release
+    def refund() -> None:
+        RateLimitHit.objects.filter(pk=hit.pk).delete()
+
+    return Decision(True, "", used + 1, wait, now), release, refund
 
 
 def ratelimit_purge(*, now: int | None = None) -> int:

@@ -86,9 +86,12 @@ def decide(*, api_key, rpm: int, max_in_flight: int, token: str):
         now_ms=int(now),
     )
     if not decision.allowed:
-        return decision, None
+        return decision, None, None
 
     def release() -> None:
         _client(url).zrem(slots_key, token)
 
-    return decision, release
+    def refund() -> None:
+        _client(url).zrem(window_key, token)
+
+    return decision, release, refund

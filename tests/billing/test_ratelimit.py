@@ -148,3 +148,17 @@ def test_an_unreachable_redis_falls_back_to_the_database(org_a, settings):
     ratelimit_acquire(api_key=key).release()
     assert RateLimitHit.objects.filter(api_key_id=key.pk).count() == 1
     _refusal(key)
+
+
+def test_a_refund_gives_back_the_quota_and_the_slot(backend, org_a):
+    """For a request another limit refused (402): it must use up nothing of this one."""
+    key = api_key_create(organization=org_a, rate_limit_rpm=2, max_in_flight=1)[0]
+    refused_elsewhere = ratelimit_acquire(api_key=key)
+    refused_elsewhere.refund()
+    refused_elsewhere.refund()  # idempotent
+    refused_elsewhere.release()  # and a release after it is harmless
+    first = ratelimit_acquire(api_key=key)
+    assert first.remaining == 1
+    first.release()
+    first.refund()  # a refund after the release still gives back the quota
+    assert ratelimit_acquire(api_key=key).remaining == 1
