@@ -28,14 +28,16 @@ from keys.models import ApiKey
 logger = logging.getLogger(__name__)
 
 _USAGE_TEXT = {"dialect": 20, "model": 200, "provider": 100, "error_code": 60}
-_USAGE_COUNTS = (
-    "pages",
-    "input_tokens",
-    "output_tokens",
-    "latency_ms",
-    "upstream_latency_ms",
-    "http_status",
-)
+# Upper bounds of the columns (a bad value from a provider must not fail the settlement).
+_INT32, _INT64 = 2**31 - 1, 2**63 - 1
+_USAGE_COUNTS = {
+    "pages": _INT32,
+    "input_tokens": _INT64,
+    "output_tokens": _INT64,
+    "latency_ms": _INT32,
+    "upstream_latency_ms": _INT32,
+    "http_status": 599,
+}
 SWEEP_BATCH = 500
 
 
@@ -204,9 +206,9 @@ def _usage_fields(usage: dict) -> dict:
     for name, length in _USAGE_TEXT.items():
         if usage.get(name) is not None:
             fields[name] = str(usage[name])[:length]
-    for name in _USAGE_COUNTS:
+    for name, ceiling in _USAGE_COUNTS.items():
         if usage.get(name) is not None:
-            fields[name] = max(0, int(usage[name]))
+            fields[name] = min(ceiling, max(0, int(usage[name])))
     return fields
 
 

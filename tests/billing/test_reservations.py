@@ -225,3 +225,28 @@ def test_reserving_and_settling_are_one_statement_each_on_postgresql(
     assert LedgerEntry.objects.get(idempotency_key="charge:req_one").usage_record_id == record.pk
     assert key_state(key) == (1_055, 0, 1_055)
     assert_ledger_clean()
+
+
+def test_odd_usage_values_cannot_fail_a_settlement(key):
+    reservation = reservation_create(api_key=key, amount_micros=5_000, request_id="req_odd")
+    record = reservation_settle(
+        reservation=reservation,
+        price=Price(1_000, 55, 1_055),
+        usage={
+            "model": "m" * 500,
+            "pages": -3,
+            "output_tokens": 10**30,
+            "latency_ms": 10**12,
+            "http_status": 70_000,
+            "organization": "ignored",
+        },
+    )
+    record = UsageRecord.objects.get(pk=record.pk)
+    assert (len(record.model), record.pages, record.latency_ms, record.http_status) == (
+        200,
+        0,
+        2**31 - 1,
+        599,
+    )
+    assert record.output_tokens == 2**63 - 1
+    assert record.total_micros == 1_055
