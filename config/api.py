@@ -66,6 +66,9 @@ def as_api_error(exc: Exception) -> ApiError | None:
     """The ApiError for a known exception (ours, DRF's, Django's 404); None otherwise."""
     if isinstance(exc, ApiError):
         return exc
+    carried = getattr(exc, "api_error", None)
+    if isinstance(carried, ApiError):
+        return carried
     from django.http import Http404
 
     if isinstance(exc, Http404):

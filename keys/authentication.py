@@ -8,6 +8,7 @@ Keys are never read from the query string or the body. No header at all returns 
 from __future__ import annotations
 
 from rest_framework.authentication import BaseAuthentication
+from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
 from config.api import ApiError
@@ -38,12 +39,24 @@ class KeyPrincipal:
         self.organization = key.organization
 
 
+class KeyAuthenticationFailed(AuthenticationFailed):
+    """DRF's own type, so DRF marks the request unauthenticated and never retries the
+    key later in the request; it carries our ApiError for the error envelope."""
+
+    def __init__(self, error: ApiError) -> None:
+        super().__init__(error.message, code=error.code)
+        self.api_error = error
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     def authenticate(self, request):
-        secret = secret_from_request(request)
-        if secret is None:
-            return None
-        key = api_key_authenticate(secret=secret)
+        try:
+            secret = secret_from_request(request)
+            if secret is None:
+                return None
+            key = api_key_authenticate(secret=secret)
+        except ApiError as error:
+            raise KeyAuthenticationFailed(error) from None
         api_key_touch(key=key)
         return KeyPrincipal(key), key
 

@@ -32,23 +32,7 @@ from ocr.endpoint import OcrEndpoint
 from ocr.pipeline import ocr_execute, request_id_new
 
 
-class _AuthOnce:
-    """A refused key must not be re-checked later in the same request.
-
-    DRF marks a request unauthenticated only when the authenticator raises its own
-    APIException; ours raises ApiError, so a later `request.auth` (the cost headers read
-    it) would authenticate again and raise outside the error handler: a 500.
-    """
-
-    def perform_authentication(self, request) -> None:
-        try:
-            request.user  # noqa: B018  (authenticates)
-        except ApiError:
-            request._not_authenticated()
-            raise
-
-
-class AnyRouterExtractView(_AuthOnce, OcrEndpoint):
+class AnyRouterExtractView(OcrEndpoint):
     dialect = anyrouter.DIALECT
     max_bytes = anyrouter.MAX_BYTES
     too_large_code = "image_too_large"
@@ -73,7 +57,7 @@ class AnyRouterExtractView(_AuthOnce, OcrEndpoint):
         return anyrouter.render(outcome)
 
 
-class V1OcrView(_AuthOnce, OcrEndpoint):
+class V1OcrView(OcrEndpoint):
     """`POST /v1/ocr`: a body with `document` is Mistral OCR, else DocsRouter (seed 001)."""
 
     parser_classes = [JSONParser]
@@ -105,7 +89,7 @@ class V1OcrView(_AuthOnce, OcrEndpoint):
         return docsrouter.render(outcome, self.ocr_request)
 
 
-class OtoroshiOcrView(_AuthOnce, OcrEndpoint):
+class OtoroshiOcrView(OcrEndpoint):
     dialect = otoroshi.DIALECT
 
     def get_max_bytes(self) -> int:
@@ -131,7 +115,7 @@ class OtoroshiOcrView(_AuthOnce, OcrEndpoint):
         return otoroshi.render(outcome)
 
 
-class InvoiceView(_AuthOnce, OcrEndpoint):
+class InvoiceView(OcrEndpoint):
     """Seed 002. Not charged twice: with `annotations` the pipeline does not run at all."""
 
     parser_classes = [JSONParser]
@@ -219,7 +203,7 @@ class _SeedErrors:
         return Response(uploads.error_body(error), status=error.status)
 
 
-class ProcessView(_AuthOnce, _SeedErrors, OcrEndpoint):
+class ProcessView(_SeedErrors, OcrEndpoint):
     parser_classes = [JSONParser]
     dialect = uploads.DIALECT
     max_bytes = uploads.MAX_BYTES
@@ -253,7 +237,7 @@ class ProcessView(_AuthOnce, _SeedErrors, OcrEndpoint):
         return uploads.render(request, outcome, self.upload)
 
 
-class _KeyView(_AuthOnce, APIView):
+class _KeyView(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [require_key(kind="api", scope="ocr")]
 
