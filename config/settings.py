@@ -137,6 +137,26 @@ DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
 # --- OCR ---------------------------------------------------------------------------
 OCR_DEFAULT_MODEL = env.str("OCR_DEFAULT_MODEL", default="local/rapidocr")
+# Model names the five services' own clients and docs send, answered by another model
+# when no enabled provider serves the name itself, so those clients work unchanged.
+# `name=target` pairs; set OCR_MODEL_ALIASES= (empty) to turn them off.
+OCR_MODEL_ALIASES = dict(
+    pair.split("=", 1)
+    for pair in env.list(
+        "OCR_MODEL_ALIASES",
+        default=[
+            "mistral-ocr-latest=local/rapidocr",
+            "mistral-ocr-2505=local/rapidocr",
+            "mistral-ocr-2512=local/rapidocr",
+            "cloudflare/ai-to-markdown=local/rapidocr",
+            "google/gemini-2.0-flash-001=local/rapidocr",
+            "google/gemini-2.0-flash=local/rapidocr",
+            "openai/gpt-4o=local/rapidocr",
+            "alpha-digit-max=local/rapidocr",
+        ],
+    )
+    if "=" in pair
+)
 OCR_MAX_PAGES = env.int("OCR_MAX_PAGES", default=1000)
 OCR_MAX_IMAGE_PIXELS = env.int("OCR_MAX_IMAGE_PIXELS", default=60_000_000)
 OCR_RENDER_DPI = env.int("OCR_RENDER_DPI", default=200)

@@ -84,6 +84,11 @@ def route_candidates(*, model: str | None, provider_id: str | None) -> list[Prov
     else:
         model = model or settings.OCR_DEFAULT_MODEL
         candidates = _available([r for r in _enabled_models() if r.name == model])
+        alias = settings.OCR_MODEL_ALIASES.get(model)
+        if not candidates and alias:
+            # A client's well-known model name nothing here serves: its alias answers,
+            # and responses name the model that really ran.
+            candidates = _available([r for r in _enabled_models() if r.name == alias])
     if not candidates:
         valid = models_available()
         where = f" on provider {provider_id!r}" if provider_id else ""

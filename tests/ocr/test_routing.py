@@ -271,3 +271,16 @@ def test_a_cool_down_started_by_another_worker_is_seen_here():
         assert health.provider_cooling_down(slug=slug)
     finally:
         health.provider_health_reset(slug=slug)
+
+
+def test_a_well_known_client_model_name_is_answered_by_its_alias(db, settings):
+    settings.OCR_MODEL_ALIASES = {"mistral-ocr-latest": "local/rapidocr"}
+    candidates = route_candidates(model="mistral-ocr-latest", provider_id=None)
+    assert [c.name for c in candidates] == ["local/rapidocr"]
+
+
+def test_aliases_can_be_turned_off(db, settings):
+    settings.OCR_MODEL_ALIASES = {}
+    with pytest.raises(ApiError) as caught:
+        route_candidates(model="mistral-ocr-latest", provider_id=None)
+    assert caught.value.code == "invalid_model"
