@@ -12,3 +12,22 @@ threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "180"))
 graceful_timeout = 30
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+
+
+def post_worker_init(worker):
+    """Start this worker's OCR pool in the background, so the first OCR request does not
+    pay for spawning the engine process and loading its models (several seconds)."""
+    if os.environ.get("OCR_WARM_ON_START", "1") != "1":
+        return
+    import threading
+
+    def warm() -> None:
+        try:
+            from ocr.engine.pool import pool_get
+            from ocr.engine.worker import peak_rss_mib
+
+            pool_get().submit(peak_rss_mib).result(timeout=120)
+        except Exception:  # noqa: BLE001 - warming is best effort; requests still work
+            worker.log.warning("OCR pool warm-up failed", exc_info=True)
+
+    threading.Thread(target=warm, name="ocr-warm", daemon=True).start()
