@@ -57,7 +57,14 @@ def serve_fakes() -> None:
 
 # --- load generation -------------------------------------------------------------------
 def load(
-    *, url: str, body: bytes, headers: dict, concurrency: int, duration: float, warmup: float
+    *,
+    url: str,
+    body: bytes,
+    headers: dict,
+    concurrency: int,
+    duration: float,
+    warmup: float,
+    secrets: list[str] | None = None,
 ) -> dict:
     import httpx
 
@@ -67,10 +74,13 @@ def load(
     start_at = time.monotonic() + warmup
     stop_at = start_at + duration
 
-    def client_loop() -> None:
+    def client_loop(number: int) -> None:
         mine: list[float] = []
         failed = 0
-        with httpx.Client(timeout=30.0, headers=headers) as client:
+        mine_headers = dict(headers)
+        if secrets:  # client n uses key n mod len(secrets)
+            mine_headers["Authorization"] = f"Bearer {secrets[number % len(secrets)]}"
+        with httpx.Client(timeout=30.0, headers=mine_headers) as client:
             while True:
                 began = time.monotonic()
                 if began >= stop_at:
@@ -90,7 +100,7 @@ def load(
             latencies.extend(mine)
             errors.append(failed)
 
-    threads = [threading.Thread(target=client_loop) for _ in range(concurrency)]
+    threads = [threading.Thread(target=client_loop, args=(n,)) for n in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -111,7 +121,7 @@ def load(
 
 
 # --- setup -----------------------------------------------------------------------------
-def setup_database(fakes: dict[str, str]):
+def setup_database(fakes: dict[str, str], *, tenants: int = 1):
     import django
 
     django.setup()
@@ -124,12 +134,17 @@ def setup_database(fakes: dict[str, str]):
     from keys.services import api_key_create
     from ocr.models import Provider, ProviderModel
 
-    slug = f"bench-gw-{random_base62(6).lower()}"
-    org = tenant_create(slug=slug, owner_email=f"{slug}@bench.invalid", password=None)
-    credits_add(organization=org, amount_micros=10**12, idempotency_key=f"{slug}-fund")
-    _, secret = api_key_create(
-        organization=org, name="bench", rate_limit_rpm=1_000_000, max_in_flight=10_000
-    )
+    orgs, secrets = [], []
+    run = random_base62(6).lower()
+    for number in range(tenants):
+        slug = f"bench-gw-{run}-{number}"
+        org = tenant_create(slug=slug, owner_email=f"{slug}@bench.invalid", password=None)
+        credits_add(organization=org, amount_micros=10**12, idempotency_key=f"{slug}-fund")
+        _, secret = api_key_create(
+            organization=org, name="bench", rate_limit_rpm=1_000_000, max_in_flight=10_000
+        )
+        orgs.append(org)
+        secrets.append(secret)
     for latency, base_url in fakes.items():
         provider, _ = Provider.objects.update_or_create(
             slug=f"bench-{latency}",
@@ -152,17 +167,18 @@ def setup_database(fakes: dict[str, str]):
                 "enabled": True,
             },
         )
-    return org, secret
+    return orgs, secrets
 
 
-def teardown_database(org) -> None:
+def teardown_database(orgs) -> None:
     from billing.models import LedgerEntry, UsageRecord
     from ocr.models import Provider
 
-    # A throwaway tenant: its append-only ledger goes with it.
-    LedgerEntry.objects.filter(organization=org).delete()
-    UsageRecord.objects.filter(organization=org).delete()
-    org.delete()
+    for org in orgs:
+        # A throwaway tenant: its append-only ledger goes with it.
+        LedgerEntry.objects.filter(organization=org).delete()
+        UsageRecord.objects.filter(organization=org).delete()
+        org.delete()
     Provider.objects.filter(slug__in=["bench-0ms", "bench-200ms"]).delete()
 
 
@@ -208,6 +224,9 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="GUNICORN_THREADS")
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--upstreams", default="0ms,200ms")
+    parser.add_argument(
+        "--tenants", type=int, default=1, help="spread the clients over this many tenants' keys"
+    )
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--gunicorn-log", default="", help="file for gunicorn's own output")
     parser.add_argument(
@@ -232,7 +251,7 @@ def main() -> None:
         cwd=ROOT,
     )
     fakes = json.loads(fakes_proc.stdout.readline())
-    org, secret = setup_database(fakes)
+    orgs, secrets = setup_database(fakes, tenants=args.tenants)
     from django.conf import settings
     from django.db import connection
 
@@ -283,6 +302,7 @@ def main() -> None:
         print(
             f"gateway bench: {args.workers} gunicorn workers (gthread, threads={threads}), "
             f"niceness {os.nice(0)}, load average {os.getloadavg()[0]:.1f}, "
+            f"{args.tenants} tenant(s), "
             f"database {connection.vendor}, cache {'redis' if settings.REDIS_URL else 'file'}, "
             f"{args.duration:.0f} s per run after {args.warmup:.0f} s warm-up, {os.cpu_count()} CPUs"
         )
@@ -309,13 +329,14 @@ def main() -> None:
                 gateway = load(
                     url=base + "/v1/ocr",
                     body=gateway_body,
-                    headers={**json_headers, "Authorization": f"Bearer {secret}"},
+                    headers=json_headers,
+                    secrets=secrets,
                     concurrency=c,
                     **run,
                 )
                 served = gateway["n"] * (args.duration + args.warmup) / args.duration
                 gateway["cpu_ms"] = 1000 * (cpu_seconds(gunicorn.pid) - cpu_before) / served
-                inside = _recorded_latencies(org, model=f"bench-{latency}")
+                inside = _recorded_latencies(orgs, model=f"bench-{latency}")
                 print(_row(latency, c, "direct", direct))
                 print(_row(latency, c, "gateway", gateway, direct))
                 print(
@@ -338,19 +359,16 @@ def main() -> None:
         gunicorn.wait(timeout=30)
         fakes_proc.stdin.close()
         fakes_proc.wait(timeout=30)
-        teardown_database(org)
+        teardown_database(orgs)
 
 
-def _recorded_latencies(org, *, model: str) -> tuple[float, float]:
+def _recorded_latencies(orgs, *, model: str) -> tuple[float, float]:
     """Median pipeline and upstream latency of the last run, from the request log."""
     from billing.models import UsageRecord
 
-    rows = list(
-        UsageRecord.objects.filter(organization=org, model=model).values_list(
-            "latency_ms", "upstream_latency_ms"
-        )
-    )
-    UsageRecord.objects.filter(organization=org, model=model).update(model=f"{model}-done")
+    done = UsageRecord.objects.filter(organization__in=orgs, model=model)
+    rows = list(done.values_list("latency_ms", "upstream_latency_ms"))
+    done.update(model=f"{model}-done")
     if not rows:
         return float("nan"), float("nan")
     return statistics.median(r[0] for r in rows), statistics.median(r[1] for r in rows)
