@@ -13,7 +13,15 @@ from ocr.providers import client_for
 from ocr.providers.base import ProviderError
 from ocr.routing import route_candidates
 from ocr.types import DocumentSource, OcrRequest
-from tests.fakes.documents import data_url_decode, image_size, pdf_bytes, png_bytes, tiff_bytes
+from tests.fakes.documents import (
+    data_url_decode,
+    encrypted_pdf_bytes,
+    image_size,
+    pdf_bytes,
+    pdf_page_count,
+    png_bytes,
+    tiff_bytes,
+)
 
 pytest_plugins = ["tests.fakes.fixtures"]
 pytestmark = pytest.mark.usefixtures("fast_retries")
@@ -213,3 +221,24 @@ def test_the_page_images_are_real_pngs_of_the_pages(fake_openai, provider_for):
     png = base64.b64decode(url.split(",", 1)[1])
     width, height = image_size(png)
     assert max(width, height) <= 2048 and min(width, height) > 100
+
+
+def test_a_password_protected_pdf_reaches_each_upstream_decrypted(
+    fake_mistral, fake_openai, fake_cloudflare, provider_for
+):
+    data = encrypted_pdf_bytes("s3cret", pages=3)
+
+    mistral = run(provider_for(fake_mistral), data, pages=[1], password="s3cret")
+    cloudflare = run(provider_for(fake_cloudflare), data, pages=[2], password="s3cret")
+    openai = run(provider_for(fake_openai), data, pages=[0], password="s3cret")
+
+    # The fakes open what they get without a password (they answer 422 otherwise).
+    sent = fake_mistral.requests[0].json()
+    assert "pages" not in sent  # a new PDF of the selected page only
+    assert pdf_page_count(data_url_decode(sent["document"]["document_url"])[1]) == 1
+    assert [p.index for p in mistral.pages] == [1]
+    assert mistral.raw["pages"][0]["index"] == 1
+    assert [p.index for p in cloudflare.pages] == [2]
+    assert "1-page PDF" in cloudflare.pages[0].markdown
+    assert [p.index for p in openai.pages] == [0]
+    assert "Fake transcription" in openai.pages[0].markdown
