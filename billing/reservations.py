@@ -166,20 +166,28 @@ def _reserve_portably(
     return None, reservation
 
 
-def _account_move(*, organization_id: int, release_micros: int, charge_micros: int):
-    """Release a hold and debit the balance in one statement; returns (balance, reserved)."""
+def _account_move(
+    *, organization_id: int, release_micros: int, charge_micros: int, unheld: bool = False
+):
+    """Release a hold and debit the balance in one statement; returns (balance, reserved).
+
+    `unheld`: the charge has no hold behind it, so it is taken only if the balance covers
+    it beyond every other hold (None, and nothing moves, otherwise).
+    """
     table = CreditAccount._meta.db_table
+    condition = " AND balance_micros - reserved_micros >= %s" if unheld else ""
+    params = [
+        charge_micros,
+        release_micros,
+        connection.ops.adapt_datetimefield_value(timezone.now()),
+        organization_id,
+    ]
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET balance_micros = balance_micros - %s, "
             "reserved_micros = reserved_micros - %s, updated_at = %s "
-            "WHERE organization_id = %s RETURNING balance_micros, reserved_micros",
-            [
-                charge_micros,
-                release_micros,
-                connection.ops.adapt_datetimefield_value(timezone.now()),
-                organization_id,
-            ],
+            f"WHERE organization_id = %s{condition} RETURNING balance_micros, reserved_micros",
+            [*params, charge_micros] if unheld else params,
         )
         return cursor.fetchone()
 
@@ -267,18 +275,19 @@ def reservation_settle(*, reservation: Reservation, price: Price, usage: dict) -
             # The sweeper released this hold (a very slow call): charge only if the
             # balance still covers it, without taking anyone else's reservation.
             held = 0
-            covered = CreditAccount.objects.filter(
-                organization_id=reservation.organization_id,
-                balance_micros__gte=F("reserved_micros") + charge,
-            ).exists()
-            if not covered:
-                logger.warning(
-                    "request %s: swept and uncovered, not charged", reservation.request_id
-                )
-                charge = 0
-        balance, reserved = _account_move(
-            organization_id=reservation.organization_id, release_micros=held, charge_micros=charge
+        row = _account_move(
+            organization_id=reservation.organization_id,
+            release_micros=held,
+            charge_micros=charge,
+            unheld=not held,
         )
+        if row is None:
+            logger.warning("request %s: swept and uncovered, not charged", reservation.request_id)
+            charge = 0
+            row = _account_move(
+                organization_id=reservation.organization_id, release_micros=0, charge_micros=0
+            )
+        balance, reserved = row
         _key_move(reservation=reservation, release_micros=held, charge_micros=charge)
         cost, fee = _split(price, charge)
         record = UsageRecord.objects.create(

@@ -250,3 +250,17 @@ def test_odd_usage_values_cannot_fail_a_settlement(key):
     )
     assert record.output_tokens == 2**63 - 1
     assert record.total_micros == 1_055
+
+
+def test_a_late_settlement_takes_nothing_held_by_others(org_a):
+    key = api_key_create(organization=org_a)[0]
+    credits_add(organization=org_a, amount_micros=3_000, idempotency_key="fund")
+    slow = reservation_create(api_key=key, amount_micros=2_000, request_id="req_slow")
+    Reservation.objects.filter(pk=slow.pk).update(created_at=slow.created_at - timedelta(hours=1))
+    assert reservation_sweep(older_than_s=600) == 1
+    reservation_create(api_key=key, amount_micros=2_500, request_id="req_other")
+    record = reservation_settle(reservation=slow, price=Price(1_000, 55, 1_055), usage={})
+    # Only 500 µ$ are free beyond the other hold: the late charge is dropped, not forced.
+    assert (record.status, record.total_micros) == ("succeeded", 0)
+    assert account_state(org_a) == (3_000, 2_500)
+    assert_ledger_clean()
