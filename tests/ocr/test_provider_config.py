@@ -8,6 +8,7 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
+from config.api import ApiError
 from ocr.models import Provider, ProviderModel
 from ocr.routing import route_candidates
 
@@ -160,10 +161,17 @@ def test_a_loaded_provider_is_routed_at_once(db, tmp_path, monkeypatch):
     (candidate,) = route_candidates(model="gemini-flash", provider_id=None)
 
     assert candidate.provider.slug == "openrouter"
-    # Without its secret variable a provider is not offered.
-    with pytest.raises(Exception) as caught:
-        route_candidates(model="mistral-ocr-latest", provider_id=None)
+    # Without its secret variable a provider is not offered (MISTRAL_API_KEY is unset).
+    with pytest.raises(ApiError) as caught:
+        route_candidates(model=None, provider_id="mistral-eu")
     assert caught.value.code == "invalid_model"
+    assert "mistral-eu" not in models_served_by()
+
+
+def models_served_by() -> set[str]:
+    from ocr.views_models import models_served
+
+    return {row.provider.slug for row in models_served()}
 
 
 @pytest.mark.parametrize(
