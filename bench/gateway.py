@@ -265,6 +265,8 @@ def main() -> None:
         "BENCH_BARE_VIEW": "1",
         SECRET_ENV: UPSTREAM_KEY,
         "LOG_LEVEL": "ERROR",
+        # The bench never runs the local engine: do not spend CPU warming its pool.
+        "OCR_WARM_ON_START": "0",
     }
     if args.threads:
         env["GUNICORN_THREADS"] = str(args.threads)
