@@ -55,6 +55,7 @@ def test_mistral_sdk_gets_the_upstreams_pages_unchanged(
     mistral_sdk, fake_mistral, provider_for, funded_org_a
 ):
     model = provider_for(fake_mistral, model="mistral-ocr-latest", prices={"per_page_micros": 2000})
+    fake_mistral.latency_s = 0.05
     before = credits_available_micros(organization=funded_org_a)
 
     response = mistral_sdk.ocr.process(
@@ -74,6 +75,7 @@ def test_mistral_sdk_gets_the_upstreams_pages_unchanged(
     usage = UsageRecord.objects.get(organization=funded_org_a)
     assert (usage.provider, usage.model, usage.pages) == (model.provider.slug, model.name, 2)
     assert usage.provider_cost_micros == 2 * 2000
+    assert usage.upstream_latency_ms >= 50  # the fake's own delay
     assert usage.total_micros > usage.provider_cost_micros  # plus the platform fee
     assert credits_available_micros(organization=funded_org_a) == before - usage.total_micros
 
