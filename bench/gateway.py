@@ -315,6 +315,7 @@ def main() -> None:
         print(header)
         print("-" * len(header))
         run = dict(duration=args.duration, warmup=args.warmup)
+        target_line = ""
         for latency in args.upstreams.split(","):
             gateway_body = json.dumps(
                 {"base64": base64.b64encode(image).decode(), "model": f"bench-{latency}"}
@@ -346,6 +347,12 @@ def main() -> None:
                     f"{inside[1]:.0f} ms (request log)"
                 )
                 sys.stdout.flush()
+                if latency == "200ms" and c == 32:
+                    share = 100 * gateway["rps"] / direct["rps"]
+                    verdict = "met" if share >= 90 else "NOT met"
+                    target_line = (
+                        f"target (c=32, 200 ms: >= 90% of direct): {share:.0f}%, {verdict}"
+                    )
         if not args.skip_bare:
             for c in levels:
                 bare = load(
@@ -356,6 +363,8 @@ def main() -> None:
                     **run,
                 )
                 print(_row("-", c, "bare", bare))
+        if target_line:
+            print(target_line)
     finally:
         gunicorn.terminate()
         gunicorn.wait(timeout=30)
