@@ -159,10 +159,11 @@ def charge_refunded(*, record: StripeEvent, obj: dict) -> str:
     if refunded_cents <= previous_cents:
         return "already_refunded"
     wanted = (refunded_cents - previous_cents) * MICROS_PER_CENT
-    debit = min(wanted, max(account.balance_micros, 0))
+    # Requests in flight hold part of the balance; the debit takes only what is free.
+    debit = min(wanted, max(account.balance_micros - account.reserved_micros, 0))
     note = f"Stripe refund on {charge_id}: {wanted} µ$ refunded"
     if debit < wanted:
-        note += f"; only {debit} µ$ debited, the balance was lower"
+        note += f"; only {debit} µ$ debited, the available balance was lower"
     credits_add(
         organization=organization,
         amount_micros=-debit,

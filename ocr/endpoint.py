@@ -59,9 +59,14 @@ class OcrEndpoint(APIView):
             self.ticket = ticket
             self._check_content_length(request)
             ocr_request = self.parse(request)
-            outcome = ocr_execute(
-                api_key=api_key, ocr_request=ocr_request, request_id=self.request_id
-            )
+            try:
+                outcome = ocr_execute(
+                    api_key=api_key, ocr_request=ocr_request, request_id=self.request_id
+                )
+            except ApiError as error:
+                if error.status == 402:
+                    ticket.refund()  # refused by one limit: uses up nothing of another
+                raise
             response = Response(self.render(request, outcome), status=200)
             response["X-Cost-Usd"] = micros_to_usd_str(outcome.price.total_micros)
             response["X-Credits-Remaining-Usd"] = micros_to_usd_str(

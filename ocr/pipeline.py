@@ -53,6 +53,14 @@ def _served_model(candidates: list[ProviderModel], result: OcrResult) -> Provide
     return candidates[0]
 
 
+def _available_after(record: UsageRecord, organization) -> int:
+    """Balance minus holds right after settlement; the settle statement reports it."""
+    available = getattr(record, "available_after_micros", None)
+    if available is None:
+        return credits_available_micros(organization=organization)
+    return available
+
+
 def ocr_execute(*, api_key: ApiKey, ocr_request: OcrRequest, request_id: str) -> OcrOutcome:
     started = time.monotonic()
     created = timezone.now()
@@ -133,5 +141,5 @@ def ocr_execute(*, api_key: ApiKey, ocr_request: OcrRequest, request_id: str) ->
         price=Price(record.provider_cost_micros, record.fee_micros, record.total_micros),
         usage=record,
         processing_ms=processing_ms,
-        credits_remaining_micros=credits_available_micros(organization=organization),
+        credits_remaining_micros=_available_after(record, organization),
     )

@@ -146,7 +146,12 @@ class InvoiceView(OcrEndpoint):
             self.ticket = ticket
             self._check_content_length(request)
             parsed = invoice.parse_body(request_body(request))
-            return self._run(api_key, parsed)
+            try:
+                return self._run(api_key, parsed)
+            except ApiError as error:
+                if error.status == 402:
+                    ticket.refund()  # refused by one limit: uses up nothing of another
+                raise
         finally:
             ticket.release()
 
