@@ -108,11 +108,6 @@ class FeePolicy(models.Model):
 
     class Meta:
         verbose_name_plural = "fee policies"
-        constraints = [
-            models.UniqueConstraint(
-                fields=["organization"], name="feepolicy_one_per_org", nulls_distinct=True
-            ),
-        ]
 
     def __str__(self) -> str:
         who = self.organization or "platform default"
