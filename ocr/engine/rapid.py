@@ -103,6 +103,8 @@ class RapidRecognizer:
         self.det.session.session = _session(MODEL_FILES["det"], threads)
         self.cls.session.session = _session(MODEL_FILES["cls"], 1)
         self.rec.session.session = _session(MODEL_FILES["rec"], 1)
+        self.threads = max(1, threads)
+        self._pool = None
 
     # -- detection ---------------------------------------------------------------
 
@@ -195,8 +197,29 @@ class RapidRecognizer:
         crops = [_rec_prepare(crop) for crop in crops]
         self.rec.rec_batch_num = REC_BATCH
         self.rec.rec_image_shape = [3, 48, REC_MIN_WIDTH]
-        result = self.rec(TextRecInput(img=crops, return_word_box=False))
-        return list(zip(result.txts, result.scores, strict=True))
+        if self.threads < 2 or len(crops) < 4:
+            result = self.rec(TextRecInput(img=crops, return_word_box=False))
+            return list(zip(result.txts, result.scores, strict=True))
+        # Lines are independent: several single-threaded recogniser calls side by side
+        # use the cores far better than intra-op threads on such small inputs.
+        shares = [list(range(start, len(crops), self.threads)) for start in range(self.threads)]
+
+        def read_share(indices: list[int]) -> list[tuple[str, float]]:
+            part = self.rec(TextRecInput(img=[crops[i] for i in indices], return_word_box=False))
+            return list(zip(part.txts, part.scores, strict=True))
+
+        out: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+        for indices, texts in zip(shares, self._executor().map(read_share, shares), strict=True):
+            for index, text in zip(indices, texts, strict=True):
+                out[index] = text
+        return out
+
+    def _executor(self):
+        if self._pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="rec")
+        return self._pool
 
 
 def glyph_height(image: np.ndarray) -> float | None:

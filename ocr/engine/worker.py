@@ -52,8 +52,25 @@ def page_lines(task: PageTask, page: PageImage) -> tuple[list[Line], int]:
     return _rapidocr().read(page.pixels)
 
 
+def _malloc_trim() -> None:
+    """Hand freed heap back to the OS between pages, so peaks do not pile up (glibc)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
 def page_run(task: PageTask):
     """OCR one page. Raises PageDecodeError for damaged input, anything else is a failure."""
+    try:
+        return _page_run(task)
+    finally:
+        _malloc_trim()
+
+
+def _page_run(task: PageTask):
     from ocr.types import PageResult
 
     page = pdf_page_render(task) if task.kind == "pdf" else image_page_load(task)
