@@ -300,7 +300,7 @@ def main() -> None:
         ).encode()
         json_headers = {"Content-Type": "application/json"}
         levels = [int(c) for c in args.concurrency.split(",")]
-        threads = env.get("GUNICORN_THREADS", "config default")
+        threads = env.get("GUNICORN_THREADS") or __import__("config.gunicorn").gunicorn.threads
         print(
             f"gateway bench: {args.workers} gunicorn workers (gthread, threads={threads}), "
             f"niceness {os.nice(0)}, load average {os.getloadavg()[0]:.1f}, "
