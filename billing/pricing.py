@@ -8,10 +8,11 @@ the settlement never charges more than that reservation.
 
 from __future__ import annotations
 
+import threading
+import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import Q
 
 from accounts.models import Organization
 from billing.models import FeePolicy
@@ -34,16 +35,32 @@ class Price:
     total_micros: int
 
 
+_fee_snapshot: tuple[float, dict[int | None, FeePolicy]] | None = None
+_fee_lock = threading.Lock()
+
+
+def _fee_policies() -> dict[int | None, FeePolicy]:
+    """Every fee policy by organization id (None: platform default), at most
+    OCR_PROVIDER_CACHE_S old per worker, like the provider list: prices are configuration
+    read on every request, and the table is a handful of rows."""
+    global _fee_snapshot
+    max_age = float(settings.OCR_PROVIDER_CACHE_S)
+    now = time.monotonic()
+    snapshot = _fee_snapshot
+    if max_age > 0 and snapshot is not None and now - snapshot[0] < max_age:
+        return snapshot[1]
+    policies = {row.organization_id: row for row in FeePolicy.objects.all()}
+    with _fee_lock:
+        _fee_snapshot = (now, policies)
+    return policies
+
+
 def fee_policy_for(*, organization: Organization) -> FeePolicy:
     """The tenant's override, else the platform default row, else 5.5 % (unsaved)."""
-    rows = list(
-        FeePolicy.objects.filter(Q(organization=organization) | Q(organization__isnull=True))[:2]
-    )
-    for row in rows:
-        if row.organization_id == organization.pk:
-            return row
-    if rows:
-        return rows[0]
+    policies = _fee_policies()
+    policy = policies.get(organization.pk) or policies.get(None)
+    if policy is not None:
+        return policy
     return FeePolicy(organization=None, percent_bp=DEFAULT_FEE_PERCENT_BP, fixed_micros=0)
 
 

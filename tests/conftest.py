@@ -73,5 +73,6 @@ def client_for():
 
 @pytest.fixture(autouse=True)
 def _provider_list_uncached(settings):
-    """Routing reads providers fresh in tests (production keeps a 2-second snapshot)."""
+    """Routing and fee policies are read fresh in tests (production keeps a 2-second
+    snapshot per worker)."""
     settings.OCR_PROVIDER_CACHE_S = 0
