@@ -44,6 +44,8 @@ class LocalClient(ProviderClient):
         try:
             result = engine_run(document, engine=engine_name(model), language=request.language)
         except ApiError as error:
+            if error.status < 500:
+                raise  # the client's document (e.g. a damaged page): no failover helps
             raise ProviderError(
                 f"{self.slug}: {error.message}",
                 permanent=True,
