@@ -183,7 +183,9 @@ OCR_PROVIDER_CACHE_S = env.float("OCR_PROVIDER_CACHE_S", default=2.0)
 
 # --- Billing and limits ------------------------------------------------------------
 DEFAULT_RATE_LIMIT_RPM = env.int("DEFAULT_RATE_LIMIT_RPM", default=600)
-DEFAULT_MAX_IN_FLIGHT = env.int("DEFAULT_MAX_IN_FLIGHT", default=16)
+# Requests one key may have in flight when neither key nor tenant says: high enough that
+# a burst of concurrent clients meets the credit and per-minute limits first.
+DEFAULT_MAX_IN_FLIGHT = env.int("DEFAULT_MAX_IN_FLIGHT", default=64)
 RESERVATION_TIMEOUT_S = env.int("RESERVATION_TIMEOUT_S", default=900)
 # An in-flight slot lapses after this long if a crashed worker never freed it.
 RATE_LIMIT_SLOT_TTL_S = env.int("RATE_LIMIT_SLOT_TTL_S", default=300)
