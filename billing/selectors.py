@@ -10,6 +10,7 @@ from django.db.models import F, Q, Sum
 from accounts.models import Organization
 from billing.models import CreditAccount, LedgerEntry, UsageRecord
 from config.api import ApiError
+from config.pagination import keyset_after
 from keys.models import ApiKey
 
 
@@ -143,16 +144,9 @@ def usage_page(
     if model:
         records = records.filter(model=model)
     if cursor is not None:
-        after = (
-            UsageRecord.objects.filter(organization_id=organization.pk, request_id=cursor)
-            .values("created_at", "id")
-            .first()
-        )
-        if after is None:
-            raise ApiError(400, "invalid_request", "The cursor is not valid.")
-        records = records.filter(
-            Q(created_at__lt=after["created_at"])
-            | Q(created_at=after["created_at"], id__lt=after["id"])
+        records = keyset_after(
+            records,
+            anchor=UsageRecord.objects.filter(organization_id=organization.pk, request_id=cursor),
         )
     rows = list(
         records.select_related("api_key")

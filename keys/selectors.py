@@ -4,11 +4,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Organization
 from config.api import ApiError
+from config.pagination import keyset_after
 from keys import crypto
 from keys.models import ApiKey
 
@@ -81,16 +82,8 @@ def api_key_page(
     if not include_revoked:
         keys = keys.filter(revoked_at__isnull=True)
     if cursor is not None:
-        after = (
-            ApiKey.objects.filter(organization=organization, public_id=cursor)
-            .values("created_at", "id")
-            .first()
-        )
-        if after is None:
-            raise ApiError(400, "invalid_request", "The cursor is not valid.")
-        keys = keys.filter(
-            Q(created_at__lt=after["created_at"])
-            | Q(created_at=after["created_at"], id__lt=after["id"])
+        keys = keyset_after(
+            keys, anchor=ApiKey.objects.filter(organization=organization, public_id=cursor)
         )
     rows = list(keys.select_related("organization")[: page_size + 1])
     has_more = len(rows) > page_size
