@@ -117,18 +117,16 @@ def reservation_create(*, api_key: ApiKey, amount_micros: int, request_id: str) 
         raise ValueError("a reservation cannot be negative")
     now = timezone.now()
     period_start = period_start_for(limit_reset=api_key.limit_reset, now=now)
-    with transaction.atomic():
-        if connection.vendor == "postgresql":
-            failed, reservation = reserve_in_one_statement(
-                api_key=api_key,
-                amount_micros=amount_micros,
-                request_id=request_id,
-                period_start=period_start,
-                now=now,
-            )
-            if failed == "key_limit":
-                transaction.set_rollback(True)
-        else:
+    if connection.vendor == "postgresql":
+        failed, reservation = reserve_in_one_statement(
+            api_key=api_key,
+            amount_micros=amount_micros,
+            request_id=request_id,
+            period_start=period_start,
+            now=now,
+        )
+    else:
+        with transaction.atomic():
             failed, reservation = _reserve_portably(
                 api_key=api_key,
                 amount_micros=amount_micros,

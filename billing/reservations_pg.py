@@ -3,9 +3,10 @@
 The hot path of every request, with the same semantics as the portable ORM path in
 `billing.reservations` (which SQLite takes), in fewer round trips:
 
-- reserve: the balance hold, then the key hold only if the balance one succeeded and the
-  key's limit (after a period roll-over) allows it, then the reservation row only if
-  both did. The caller's transaction rolls back a balance hold whose key hold failed.
+- reserve: lock the credit account if the balance covers the amount, then the key if its
+  limit (after a period roll-over) does; only when both are locked, the two holds and
+  the reservation row. Nothing is written when either limit refuses, so the statement
+  runs as its own transaction (no BEGIN/COMMIT round trips).
 - settle: claim the reservation, release the hold and debit the balance, move the key's
   counters, insert the usage record and the charge entry, all only when the claim
   succeeded. A statement is atomic on its own: no BEGIN/COMMIT round trips. When the
@@ -19,12 +20,25 @@ is the unreferenced CTE, which PostgreSQL runs last.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 
 from django.db import connection, models
 
 from billing.models import CreditAccount, LedgerEntry, Reservation, UsageRecord
 from keys.models import ApiKey
+
+
+@functools.cache
+def _insert_columns(model: type[models.Model]) -> tuple[tuple[str, models.Field, str], ...]:
+    """(quoted column, field, SQL cast type) of every concrete non-key column, once per
+    process: asking the fields for their database types costs more than the statement."""
+    quote = connection.ops.quote_name
+    return tuple(
+        (quote(field.column), field, field.cast_db_type(connection))
+        for field in model._meta.concrete_fields
+        if not field.primary_key
+    )
 
 
 def _insert_select(
@@ -35,18 +49,15 @@ def _insert_select(
     Every concrete column gets a value (given, computed SQL, or the field's default),
     cast to its type: untyped literals in a SELECT list would be read as text.
     """
-    quote = connection.ops.quote_name
     columns, selects, params = [], [], []
-    for field in model._meta.concrete_fields:
-        if field.primary_key:
-            continue
-        columns.append(quote(field.column))
+    for column, field, cast in _insert_columns(model):
+        columns.append(column)
         if field.attname in computed:
             selects.append(computed[field.attname])
             continue
         # Unset: what Model() would hold (the default, '' for text, else None).
         value = values[field.attname] if field.attname in values else field.get_default()
-        selects.append(f"%s::{field.cast_db_type(connection)}")
+        selects.append(f"%s::{cast}")
         params.append(field.get_db_prep_save(value, connection))
     return ", ".join(columns), ", ".join(selects), params
 
@@ -64,9 +75,14 @@ _CONFIG_CTE = """config AS (
 def reserve_in_one_statement(
     *, api_key: ApiKey, amount_micros: int, request_id: str, period_start, now: datetime
 ) -> tuple[str | None, Reservation | None]:
-    """Inside the caller's transaction: (None, reservation), or (failed source, None).
+    """(None, reservation), or (the limit that refused, None) and nothing changed.
 
-    On "key_limit" the balance hold has been taken: the caller must roll back.
+    All or nothing in one statement, so it needs no transaction of its own: the account
+    row, then the key row, are locked (`FOR UPDATE`, which in READ COMMITTED waits for a
+    concurrent writer and re-checks its condition on the row's newest version) only when
+    the balance, then the key's limit, cover the amount; the holds and the reservation
+    row are written only when both were locked. Nothing can change a locked row before
+    this statement's own updates, so the checks hold for them.
     """
     ts = connection.ops.adapt_datetimefield_value
     values = {
@@ -81,36 +97,51 @@ def reserve_in_one_statement(
     cols, select, insert_params = _insert_select(Reservation, values, {})
     stale = "(%s::timestamptz IS NOT NULL AND (period_start IS NULL OR period_start < %s))"
     sql = f"""
-WITH {_CONFIG_CTE}, account AS (
-  UPDATE {CreditAccount._meta.db_table} SET reserved_micros = reserved_micros + %s
+WITH {_CONFIG_CTE}, balance_ok AS (
+  SELECT 1 FROM {CreditAccount._meta.db_table}
   WHERE organization_id = %s AND balance_micros >= reserved_micros + %s
+  FOR UPDATE
+), key_ok AS (
+  SELECT 1 FROM {ApiKey._meta.db_table}
+  WHERE id = %s AND EXISTS (SELECT 1 FROM balance_ok) AND (
+    limit_micros IS NULL
+    OR (CASE WHEN {stale} THEN 0 ELSE period_usage_micros END)
+       + period_reserved_micros + %s <= limit_micros)
+  FOR UPDATE
+), account AS (
+  UPDATE {CreditAccount._meta.db_table} SET reserved_micros = reserved_micros + %s
+  WHERE organization_id = %s AND EXISTS (SELECT 1 FROM key_ok)
   RETURNING 1
 ), apikey AS (
   UPDATE {ApiKey._meta.db_table}
   SET period_usage_micros = CASE WHEN {stale} THEN 0 ELSE period_usage_micros END,
       period_start = CASE WHEN {stale} THEN %s ELSE period_start END,
       period_reserved_micros = period_reserved_micros + %s
-  WHERE id = %s AND EXISTS (SELECT 1 FROM account) AND (
-    limit_micros IS NULL
-    OR (CASE WHEN {stale} THEN 0 ELSE period_usage_micros END)
-       + period_reserved_micros + %s <= limit_micros)
+  WHERE id = %s AND EXISTS (SELECT 1 FROM key_ok)
   RETURNING 1
 ), reservation AS (
   INSERT INTO {Reservation._meta.db_table} ({cols})
-  SELECT {select} WHERE EXISTS (SELECT 1 FROM apikey)
+  SELECT {select} WHERE EXISTS (SELECT 1 FROM key_ok)
   RETURNING id
 )
-SELECT (SELECT count(*) FROM account), (SELECT count(*) FROM apikey),
-       (SELECT id FROM reservation), (SELECT count(*) FROM config)
+SELECT (SELECT count(*) FROM balance_ok), (SELECT count(*) FROM key_ok),
+       (SELECT id FROM reservation), (SELECT count(*) FROM account),
+       (SELECT count(*) FROM apikey), (SELECT count(*) FROM config)
 """
     start = ts(period_start) if period_start is not None else None
-    # Only our own transaction may skip the fsync (a hold is not money; see durability).
-    skip = len(connection.atomic_blocks) == 1
+    # Only a statement that is its own transaction may skip the fsync (a hold is not
+    # money; see durability); inside a caller's transaction the caller decides.
+    skip = not connection.in_atomic_block
     params = [
         _fsync_setting(skip=skip),
-        amount_micros,
         api_key.organization_id,
         amount_micros,
+        api_key.pk,
+        start,
+        start,
+        amount_micros,
+        amount_micros,
+        api_key.organization_id,
         start,
         start,
         start,
@@ -118,18 +149,18 @@ SELECT (SELECT count(*) FROM account), (SELECT count(*) FROM apikey),
         start,
         amount_micros,
         api_key.pk,
-        start,
-        start,
-        amount_micros,
         *insert_params,
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        held, key_held, reservation_id, _ = cursor.fetchone()
-    if not held:
+        balance_ok, key_ok, reservation_id, account_held, key_held, _ = cursor.fetchone()
+    if not balance_ok:
         return "balance", None
-    if not key_held:
+    if not key_ok:
         return "key_limit", None
+    if not (reservation_id and account_held and key_held):
+        # Cannot happen while both rows are locked; refuse loudly rather than hold money.
+        raise RuntimeError(f"reservation {request_id}: a locked row refused its update")
     reservation = Reservation(pk=reservation_id, **values)
     reservation._state.adding = False
     return None, reservation
