@@ -66,6 +66,9 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Same backend, with a health check that needs no round trip (config/postgresql).
+    DATABASES["default"]["ENGINE"] = "config.postgresql"
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let several gunicorn workers share one SQLite file.
     DATABASES["default"]["OPTIONS"] = {
@@ -180,6 +183,7 @@ OCR_PROVIDER_PAGE_CONCURRENCY = env.int("OCR_PROVIDER_PAGE_CONCURRENCY", default
 # Each worker reads the provider list and fee policies at most this many seconds old
 # (0: every request).
 OCR_PROVIDER_CACHE_S = env.float("OCR_PROVIDER_CACHE_S", default=2.0)
+OCR_PROVIDER_HEALTH_CACHE_S = env.float("OCR_PROVIDER_HEALTH_CACHE_S", default=1.0)
 
 # --- Billing and limits ------------------------------------------------------------
 DEFAULT_RATE_LIMIT_RPM = env.int("DEFAULT_RATE_LIMIT_RPM", default=600)

@@ -74,5 +74,6 @@ def client_for():
 @pytest.fixture(autouse=True)
 def _provider_list_uncached(settings):
     """Routing and fee policies are read fresh in tests (production keeps a 2-second
-    snapshot per worker)."""
+    snapshot per worker), and so is provider health (1 second per worker)."""
     settings.OCR_PROVIDER_CACHE_S = 0
+    settings.OCR_PROVIDER_HEALTH_CACHE_S = 0

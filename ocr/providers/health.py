@@ -5,6 +5,11 @@ A provider that fails `OCR_PROVIDER_FAILURE_THRESHOLD` times within
 The state lives in Django's cache (Redis, or the file cache on one host) so that N
 gunicorn workers agree, never in process memory. The cool-down stores its end time so it
 works below the cache's one-second TTL granularity; `clock` is an attribute for tests.
+
+Reading the health costs a cache round trip on every request, so each worker keeps what
+it read for `OCR_PROVIDER_HEALTH_CACHE_S` seconds (default 1; 0 in tests): another
+worker's cool-down reaches this one within that time, and what this worker records
+itself is seen at once (its own copy is dropped on every write).
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from django.conf import settings
 from django.core.cache import cache
 
 clock = time.time
+snapshot_clock = time.monotonic
+
+# {slug: (read at, cooling-down-until or None, failures)}; replaced entry by entry.
+_seen: dict[str, tuple[float, float | None, int]] = {}
 
 
 def _failures_key(slug: str) -> str:
@@ -35,19 +44,46 @@ def provider_cooling_down(*, slug: str) -> bool:
 
 
 def provider_health_get(*, slugs: list[str]) -> dict[str, tuple[bool, int]]:
-    """{slug: (cooling down, failures in the current streak)} in one cache round trip."""
-    keys = {slug: (_cooldown_key(slug), _failures_key(slug)) for slug in slugs}
-    found = cache.get_many([key for pair in keys.values() for key in pair])
+    """{slug: (cooling down, failures in the current streak)} in at most one cache round
+    trip, none while this worker's copy is fresh."""
+    max_age = _setting("OCR_PROVIDER_HEALTH_CACHE_S", 1.0)
+    read_at = snapshot_clock()
+    missing = [
+        slug
+        for slug in slugs
+        if max_age <= 0 or slug not in _seen or not 0 <= read_at - _seen[slug][0] < max_age
+    ]
+    if missing:
+        keys = {slug: (_cooldown_key(slug), _failures_key(slug)) for slug in missing}
+        found = cache.get_many([key for pair in keys.values() for key in pair])
+        for slug, (cooldown_key, failures_key) in keys.items():
+            until = found.get(cooldown_key)
+            _seen[slug] = (
+                read_at,
+                None if until is None else float(until),
+                int(found.get(failures_key) or 0),
+            )
     now = clock()
     out = {}
-    for slug, (cooldown_key, failures_key) in keys.items():
-        until = found.get(cooldown_key)
-        out[slug] = (until is not None and float(until) > now, int(found.get(failures_key) or 0))
+    for slug in slugs:
+        _, until, failures = _seen[slug]
+        out[slug] = (until is not None and until > now, failures)
     return out
+
+
+def _forget(slug: str) -> None:
+    _seen.pop(slug, None)
 
 
 def provider_failure_record(*, slug: str) -> bool:
     """Count one failure; returns True when this failure started a cool-down."""
+    try:
+        return _failure_count(slug)
+    finally:
+        _forget(slug)  # after the writes, so no thread here re-reads the state before them
+
+
+def _failure_count(slug: str) -> bool:
     window = _setting("OCR_PROVIDER_FAILURE_WINDOW_S", 60)
     threshold = int(_setting("OCR_PROVIDER_FAILURE_THRESHOLD", 3))
     key = _failures_key(slug)
@@ -68,7 +104,9 @@ def provider_failure_record(*, slug: str) -> bool:
 def provider_success_record(*, slug: str) -> None:
     """A success ends the streak (callers skip this when they know there is none)."""
     cache.delete(_failures_key(slug))
+    _forget(slug)
 
 
 def provider_health_reset(*, slug: str) -> None:
     cache.delete_many([_failures_key(slug), _cooldown_key(slug)])
+    _forget(slug)

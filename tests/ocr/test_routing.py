@@ -284,3 +284,31 @@ def test_aliases_can_be_turned_off(db, settings):
     with pytest.raises(ApiError) as caught:
         route_candidates(model="mistral-ocr-latest", provider_id=None)
     assert caught.value.code == "invalid_model"
+
+
+def test_each_worker_reads_provider_health_at_most_once_a_second(
+    fake_mistral, provider_for, settings, monkeypatch
+):
+    settings.OCR_PROVIDER_HEALTH_CACHE_S = 1
+    settings.OCR_PROVIDER_FAILURE_THRESHOLD = 1
+    model = provider_for(fake_mistral, model="m")
+    slug = model.provider.slug
+    now = [1000.0]
+    monkeypatch.setattr(health, "snapshot_clock", lambda: now[0])
+    assert health.provider_health_get(slugs=[slug]) == {slug: (False, 0)}
+
+    # Another worker starts a cool-down: this one sees it once its copy is a second old.
+    cache.set(f"provider:cooldown:{slug}", health.clock() + 30, timeout=31)
+    now[0] += 0.5
+    assert health.provider_health_get(slugs=[slug]) == {slug: (False, 0)}
+    now[0] += 0.6
+    assert health.provider_health_get(slugs=[slug]) == {slug: (True, 0)}
+
+    # What this worker records itself it sees at once.
+    health.provider_health_reset(slug=slug)
+    assert health.provider_health_get(slugs=[slug]) == {slug: (False, 0)}
+    fake_mistral.fail_always("500")
+    with pytest.raises(ApiError):
+        ocr([model])
+    assert health.provider_health_get(slugs=[slug]) == {slug: (True, 0)}
+    health.provider_health_reset(slug=slug)
