@@ -7,11 +7,13 @@ rapidocr never reaches for its downloader). Instead of RapidOCR's one-size pipel
 - orientation is decided once per page (vertical boxes -> turn 90 degrees; a vote of the
   direction classifier over a sample of lines -> turn 180) instead of classifying
   every line;
-- recognition batches are larger and sorted by width.
+- recognition runs one line at a time on our own input preparation (area-resized to
+  48 px high, padded to 160 px) and greedy CTC decoding.
 """
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -192,27 +194,28 @@ class RapidRecognizer:
         return lines, turn
 
     def rec_lines(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
-        from rapidocr.ch_ppocr_rec import TextRecInput
-
-        crops = [_rec_prepare(crop) for crop in crops]
-        self.rec.rec_batch_num = REC_BATCH
-        self.rec.rec_image_shape = [3, 48, REC_MIN_WIDTH]
         if self.threads < 2 or len(crops) < 4:
-            result = self.rec(TextRecInput(img=crops, return_word_box=False))
-            return list(zip(result.txts, result.scores, strict=True))
+            return [self._rec_one(crop) for crop in crops]
         # Lines are independent: several single-threaded recogniser calls side by side
         # use the cores far better than intra-op threads on such small inputs.
         shares = [list(range(start, len(crops), self.threads)) for start in range(self.threads)]
 
         def read_share(indices: list[int]) -> list[tuple[str, float]]:
-            part = self.rec(TextRecInput(img=[crops[i] for i in indices], return_word_box=False))
-            return list(zip(part.txts, part.scores, strict=True))
+            return [self._rec_one(crops[i]) for i in indices]
 
         out: list[tuple[str, float]] = [("", 0.0)] * len(crops)
         for indices, texts in zip(shares, self._executor().map(read_share, shares), strict=True):
             for index, text in zip(indices, texts, strict=True):
                 out[index] = text
         return out
+
+    def _rec_one(self, crop: np.ndarray) -> tuple[str, float]:
+        """One line through the recogniser: our input preparation, greedy CTC decoding."""
+        line = _rec_input(crop)
+        if line is None:
+            return "", 0.0
+        preds = self.rec.session(_rec_normalise(line))[0]
+        return ctc_decode(preds, self.rec.postprocess_op.character)
 
     def _executor(self):
         if self._pool is None:
@@ -237,32 +240,48 @@ def glyph_height(image: np.ndarray) -> float | None:
 
 
 REC_HEIGHT = 48
-REC_AREA = 0
-REC_STRETCH = 0
 
 
-def _rec_prepare(crop: np.ndarray) -> np.ndarray:
-    """Bring a line to the recogniser's 48-pixel height ourselves, and stretch its contrast.
+def _rec_input(crop: np.ndarray) -> np.ndarray | None:
+    """A line crop brought to the recogniser's 48-pixel height, aspect kept.
 
-    The recogniser's own resize is bilinear without smoothing, so tall crops alias;
-    an area resize keeps thin strokes. Faded thermal print gains from a contrast
-    stretch between the 2nd and 98th percentiles.
+    Area interpolation, also when enlarging: most receipt lines are 20-40 px high, and
+    OpenCV's area rule enlarges with sharper edges than bilinear, which keeps faint
+    points and colons visible (word-F1 0.899 -> 0.904 on the SROIE receipts; bilinear,
+    bicubic, Lanczos and nearest were all worse).
     """
     height, width = crop.shape[:2]
-    if REC_AREA and height != REC_HEIGHT and height > 0:
-        scale = REC_HEIGHT / height
-        crop = cv2.resize(
-            crop,
-            (max(1, round(width * scale)), REC_HEIGHT),
-            interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
-        )
-    if REC_STRETCH:
-        low, high = np.percentile(crop, (2, 98))
-        if high - low > 8:
-            crop = cv2.convertScaleAbs(
-                crop, alpha=255.0 / (high - low), beta=-low * 255.0 / (high - low)
-            )
-    return crop
+    if height < 1 or width < 1:
+        return None
+    # RapidOCR's rounding: the ceiling, unless that passes the (floored) padded width.
+    resized = min(
+        max(REC_MIN_WIDTH, int(REC_HEIGHT * width / height)), math.ceil(REC_HEIGHT * width / height)
+    )
+    return cv2.resize(crop, (max(1, resized), REC_HEIGHT), interpolation=cv2.INTER_AREA)
+
+
+def _rec_normalise(line: np.ndarray) -> np.ndarray:
+    """The recogniser's input tensor: [-1, 1], padded right (with 0) to REC_MIN_WIDTH."""
+    height, width = line.shape[:2]
+    padded = max(REC_MIN_WIDTH, width)
+    tensor = np.zeros((1, 3, height, padded), dtype=np.float32)
+    tensor[0, :, :, :width] = line.transpose(2, 0, 1).astype(np.float32) / 127.5 - 1.0
+    return tensor
+
+
+def ctc_decode(preds: np.ndarray, characters: list[str]) -> tuple[str, float]:
+    """Greedy CTC: best class per frame, repeats merged, blanks (class 0) dropped.
+
+    The score is the mean probability of the kept frames, as RapidOCR computes it.
+    """
+    best = preds.argmax(axis=1)
+    keep = np.ones(len(best), dtype=bool)
+    keep[1:] = best[1:] != best[:-1]
+    keep &= best != 0
+    if not keep.any():
+        return "", 0.0
+    text = "".join(characters[index] for index in best[keep])
+    return text, float(preds.max(axis=1)[keep].mean())
 
 
 def _crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:

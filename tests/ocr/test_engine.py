@@ -245,3 +245,19 @@ def test_an_unknown_engine_is_refused():
         run(io.BytesIO(make_pdf([["x"]])).getvalue(), engine="local/nope")
 
     assert caught.value.code == "invalid_model"
+
+
+def test_ctc_decoding_merges_repeats_and_drops_blanks():
+    import numpy as np
+
+    from ocr.engine.rapid import ctc_decode
+
+    characters = ["blank", "a", "b", " "]
+    frames = [1, 1, 0, 1, 2, 2, 3, 0, 2]  # "aa" split by a blank is two letters
+    preds = np.full((len(frames), len(characters)), 0.05, dtype=np.float32)
+    for t, best in enumerate(frames):
+        preds[t, best] = 0.9 if t != 4 else 0.6
+    text, score = ctc_decode(preds, characters)
+    assert text == "aab b"
+    assert score == pytest.approx((0.9 * 4 + 0.6) / 5)
+    assert ctc_decode(np.zeros((3, 4), dtype=np.float32) + np.eye(4)[0], characters) == ("", 0.0)
