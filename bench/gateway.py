@@ -200,6 +200,24 @@ def cpu_seconds(master_pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds() -> float:
+    """User + system CPU seconds used so far by every PostgreSQL server process on this
+    host (Linux /proc; 0 when none is visible): what the queries cost the database."""
+    total = 0
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                head, _, tail = handle.read().rpartition(")")
+        except OSError:
+            continue
+        if head.endswith("(postgres"):
+            fields = tail.split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def wait_ready(url: str, timeout: float = 30.0) -> None:
     import httpx
 
@@ -310,7 +328,8 @@ def main() -> None:
         )
         header = (
             f"{'upstream':>8} {'c':>3} {'target':>8} {'rps':>8} {'p50 ms':>8} {'p99 ms':>8} "
-            f"{'err':>4} {'added p50':>9} {'added p99':>9} {'of direct':>9} {'cpu ms/req':>9}"
+            f"{'err':>4} {'added p50':>9} {'added p99':>9} {'of direct':>9} {'cpu ms/req':>9} "
+            f"{'db cpu ms':>9}"
         )
         print(header)
         print("-" * len(header))
@@ -329,6 +348,7 @@ def main() -> None:
                     **run,
                 )
                 cpu_before = cpu_seconds(gunicorn.pid)
+                db_before = database_cpu_seconds()
                 gateway = load(
                     url=base + "/v1/ocr",
                     body=gateway_body,
@@ -339,6 +359,7 @@ def main() -> None:
                 )
                 served = gateway["n"] * (args.duration + args.warmup) / args.duration
                 gateway["cpu_ms"] = 1000 * (cpu_seconds(gunicorn.pid) - cpu_before) / served
+                gateway["db_cpu_ms"] = 1000 * (database_cpu_seconds() - db_before) / served
                 inside = _recorded_latencies(orgs, model=f"bench-{latency}")
                 print(_row(latency, c, "direct", direct))
                 print(_row(latency, c, "gateway", gateway, direct))
@@ -396,7 +417,7 @@ def _row(latency: str, c: int, target: str, m: dict, direct: dict | None = None)
             f" {100 * m['rps'] / direct['rps']:>8.0f}%"
         )
     if "cpu_ms" in m:
-        row += f" {m['cpu_ms']:>8.1f}"
+        row += f" {m['cpu_ms']:>9.1f} {m['db_cpu_ms']:>9.2f}"
     return row
 
 

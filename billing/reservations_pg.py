@@ -26,6 +26,7 @@ from datetime import datetime
 from django.db import connection, models
 
 from billing.models import CreditAccount, LedgerEntry, Reservation, UsageRecord
+from config.prepared import prepared_cursor
 from keys.models import ApiKey
 
 
@@ -151,7 +152,7 @@ SELECT (SELECT count(*) FROM balance_ok), (SELECT count(*) FROM key_ok),
         api_key.pk,
         *insert_params,
     ]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         balance_ok, key_ok, reservation_id, account_held, key_held, _ = cursor.fetchone()
     if not balance_ok:
@@ -247,7 +248,7 @@ FROM usage, account, config
         *ledger_params,
         charge_micros,
     ]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, params)
         row = cursor.fetchone()
     if row is None:

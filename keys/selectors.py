@@ -4,13 +4,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import Organization
 from config.api import ApiError
 from config.pagination import keyset_after
+from config.prepared import prepared_cursor
 from config.rows import ModelColumns
 from keys import crypto
 from keys.models import ApiKey
@@ -32,7 +32,7 @@ def _key_by_lookup_prefix(lookup_prefix: str) -> ApiKey | None:
         f"FROM {ApiKey._meta.db_table} k JOIN {Organization._meta.db_table} o "
         "ON o.id = k.organization_id WHERE k.lookup_prefix = %s"
     )
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(sql, [lookup_prefix])
         row = cursor.fetchone()
     if row is None:
