@@ -6,7 +6,11 @@ BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
 def random_base62(length: int) -> str:
-    return "".join(secrets.choice(BASE62) for _ in range(length))
+    # Unbiased: bytes of 248 and above (62 * 4) are dropped rather than folded modulo 62.
+    chars: list[str] = []
+    while len(chars) < length:
+        chars.extend(BASE62[byte % 62] for byte in secrets.token_bytes(length + 8) if byte < 248)
+    return "".join(chars[:length])
 
 
 def public_id(prefix: str, length: int = 16) -> str:

@@ -29,14 +29,37 @@ from billing.models import CreditAccount, LedgerEntry, Reservation, UsageRecord
 from config.prepared import prepared_cursor
 from keys.models import ApiKey
 
+# Values the field would send unchanged, by the field's internal type: these skip
+# get_db_prep_save (about a third of the settlement's CPU otherwise).
+_PLAIN_TYPES: dict[str, type] = {
+    "CharField": str,
+    "TextField": str,
+    "IntegerField": int,
+    "BigIntegerField": int,
+    "PositiveIntegerField": int,
+    "PositiveBigIntegerField": int,
+    "SmallIntegerField": int,
+    "ForeignKey": int,
+    "BooleanField": bool,
+    "DateTimeField": datetime,
+}
+
 
 @functools.cache
-def _insert_columns(model: type[models.Model]) -> tuple[tuple[str, models.Field, str], ...]:
-    """(quoted column, field, SQL cast type) of every concrete non-key column, once per
-    process: asking the fields for their database types costs more than the statement."""
+def _insert_columns(
+    model: type[models.Model],
+) -> tuple[tuple[str, models.Field, str, type | None], ...]:
+    """(quoted column, field, SQL cast type, plain value type) of every concrete non-key
+    column, once per process: asking the fields for their types costs more than the
+    statement."""
     quote = connection.ops.quote_name
     return tuple(
-        (quote(field.column), field, field.cast_db_type(connection))
+        (
+            quote(field.column),
+            field,
+            field.cast_db_type(connection),
+            _PLAIN_TYPES.get(field.get_internal_type()),
+        )
         for field in model._meta.concrete_fields
         if not field.primary_key
     )
@@ -51,7 +74,7 @@ def _insert_select(
     cast to its type: untyped literals in a SELECT list would be read as text.
     """
     columns, selects, params = [], [], []
-    for column, field, cast in _insert_columns(model):
+    for column, field, cast, plain in _insert_columns(model):
         columns.append(column)
         if field.attname in computed:
             selects.append(computed[field.attname])
@@ -59,7 +82,12 @@ def _insert_select(
         # Unset: what Model() would hold (the default, '' for text, else None).
         value = values[field.attname] if field.attname in values else field.get_default()
         selects.append(f"%s::{cast}")
-        params.append(field.get_db_prep_save(value, connection))
+        if value is None or (
+            type(value) is plain and (plain is not datetime or value.tzinfo is not None)
+        ):
+            params.append(value)
+        else:
+            params.append(field.get_db_prep_save(value, connection))
     return ", ".join(columns), ", ".join(selects), params
 
 

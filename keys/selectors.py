@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -24,14 +25,19 @@ _KEY_COLUMNS = ModelColumns(ApiKey)
 _ORG_COLUMNS = ModelColumns(Organization)
 
 
-def _key_by_lookup_prefix(lookup_prefix: str) -> ApiKey | None:
-    """The key with its organization: one indexed query, written out rather than compiled
-    by the ORM, which would cost several times the query itself on every request."""
-    sql = (
+@functools.cache
+def _key_lookup_sql() -> str:
+    return (
         f"SELECT {_KEY_COLUMNS.select_list('k')}, {_ORG_COLUMNS.select_list('o')} "
         f"FROM {ApiKey._meta.db_table} k JOIN {Organization._meta.db_table} o "
         "ON o.id = k.organization_id WHERE k.lookup_prefix = %s"
     )
+
+
+def _key_by_lookup_prefix(lookup_prefix: str) -> ApiKey | None:
+    """The key with its organization: one indexed query, written out rather than compiled
+    by the ORM, which would cost several times the query itself on every request."""
+    sql = _key_lookup_sql()
     with prepared_cursor() as cursor:
         cursor.execute(sql, [lookup_prefix])
         row = cursor.fetchone()

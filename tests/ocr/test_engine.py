@@ -261,3 +261,31 @@ def test_ctc_decoding_merges_repeats_and_drops_blanks():
     assert text == "aab b"
     assert score == pytest.approx((0.9 * 4 + 0.6) / 5)
     assert ctc_decode(np.zeros((3, 4), dtype=np.float32) + np.eye(4)[0], characters) == ("", 0.0)
+
+
+def test_a_space_goes_back_where_the_pixels_show_a_word_gap():
+    import numpy as np
+
+    from ocr.engine.rapid import spaces_from_gaps
+
+    def line(cells):
+        """Pieces and ink columns for letters of 16 px at 8-px frames (one frame of ink
+        gap between letters), with `cells` extra blank frames before each letter."""
+        pieces, ink, frame = [], [], 0
+        for char, blank in cells:
+            ink += [False] * (8 * blank)
+            frame += blank
+            pieces.append((char, frame, frame + 1))
+            ink += [char != " "] * 12 + [False] * 4
+            frame += 2
+        return pieces, np.array(ink)
+
+    # "TIME:" then a gap of three letter cells before "15": a space the model left out.
+    pieces, ink = line([(c, 0) for c in "TIME:"] + [("1", 3), ("5", 0)])
+    assert spaces_from_gaps(pieces, ink) == "TIME: 15"
+    # A one-cell gap is letter spacing, not a word break.
+    pieces, ink = line([("A", 0), ("B", 1), ("C", 0)])
+    assert spaces_from_gaps(pieces, ink) == "ABC"
+    # Wide-set print (every gap wide) is not split; spaces read by the model stay.
+    pieces, ink = line([("A", 0), ("B", 3), ("C", 3), (" ", 0), ("D", 3)])
+    assert spaces_from_gaps(pieces, ink) == "ABC D"
