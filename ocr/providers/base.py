@@ -23,6 +23,7 @@ import httpx
 from django.conf import settings
 
 from ocr.models import Provider, ProviderModel
+from ocr.providers.transport import StdlibTransport
 from ocr.types import OcrRequest, OcrResult
 
 logger = logging.getLogger(__name__)
@@ -77,7 +78,7 @@ def http_client() -> httpx.Client:
                 # trust_env off: which proxy an upstream call takes is not decided by
                 # whatever variables happen to be in the worker's environment.
                 _http_client = httpx.Client(
-                    limits=httpx.Limits(max_connections=256, max_keepalive_connections=64),
+                    transport=StdlibTransport(max_idle=64),
                     follow_redirects=False,
                     trust_env=False,
                 )
