@@ -24,6 +24,13 @@ from ocr.engine.tasks import Line
 DET_MAX_SIDE = 2000
 DET_MIN_SIDE = 736
 TEXT_SCORE = 0.5
+# Detector boxes are kept from a mean text probability of DET_BOX_SCORE (RapidOCR: 0.5),
+# which admits lone short fields ("1", "A"), whose boxes are mostly margin; a box under
+# DET_BOX_SURE must then be read with a confidence of WEAK_BOX_TEXT_SCORE, which keeps out
+# the specks and rules that low threshold also lets in.
+DET_BOX_SCORE = 0.4
+DET_BOX_SURE = 0.5
+WEAK_BOX_TEXT_SCORE = 0.9
 DET_TEXT_HEIGHT = 16.0
 DET_MAX_PIXELS = 1_600_000
 REC_BATCH = 1
@@ -91,6 +98,7 @@ class RapidRecognizer:
         # We size the detector input ourselves; "max" with a huge limit only rounds to 32.
         cfg.Det.limit_type = "max"
         cfg.Det.limit_side_len = 100_000
+        cfg.Det.box_thresh = DET_BOX_SCORE
         cfg.Cls.engine_cfg = ort
         cfg.Rec.engine_cfg = ort
         cfg.Rec.rec_batch_num = REC_BATCH
@@ -110,7 +118,8 @@ class RapidRecognizer:
 
     # -- detection ---------------------------------------------------------------
 
-    def _detect(self, image: np.ndarray) -> np.ndarray:
+    def _detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Text boxes in `image` coordinates, in reading order, and their detector scores."""
         height, width = image.shape[:2]
         scale = min(1.0, DET_MAX_SIDE / max(height, width))
         if min(height, width) * scale < DET_MIN_SIDE:
@@ -130,10 +139,17 @@ class RapidRecognizer:
                 (max(32, round(width * scale)), max(32, round(height * scale))),
                 interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR,
             )
-        result = self.det(det_input)
-        if result.boxes is None or len(result.boxes) == 0:
-            return np.zeros((0, 4, 2), dtype=np.float32)
-        return (np.asarray(result.boxes, dtype=np.float32) / scale).astype(np.float32)
+        # RapidOCR's TextDetector.__call__, keeping each box's score with it.
+        tensor = self.det.get_preprocess()(det_input)
+        if tensor is None:
+            return np.zeros((0, 4, 2), dtype=np.float32), np.zeros(0, dtype=np.float32)
+        found, scores = self.det.postprocess_op(self.det.session(tensor), det_input.shape[:2])
+        if len(found) == 0:
+            return np.zeros((0, 4, 2), dtype=np.float32), np.zeros(0, dtype=np.float32)
+        found = np.asarray(found, dtype=np.float32)
+        order = _reading_order(found)
+        boxes = (found[order] / scale).astype(np.float32)
+        return boxes, np.asarray(scores, dtype=np.float32)[order]
 
     @staticmethod
     def _mostly_vertical(boxes: np.ndarray) -> bool:
@@ -160,11 +176,11 @@ class RapidRecognizer:
     def read(self, image: np.ndarray) -> tuple[list[Line], int]:
         """Lines in `image` coordinates, and the clockwise turn (0/90/180/270) applied."""
         turn = 0
-        boxes = self._detect(image)
+        boxes, box_scores = self._detect(image)
         if self._mostly_vertical(boxes):
             image = cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)
             turn = 270
-            boxes = self._detect(image)
+            boxes, box_scores = self._detect(image)
         crops = [_crop(image, box) for box in boxes]
         if self._upside_down(crops):
             image = cv2.rotate(image, cv2.ROTATE_180)
@@ -179,9 +195,11 @@ class RapidRecognizer:
             return [], turn
         rec = self.rec_lines(crops)
         lines = []
-        for box, (text, score) in zip(boxes, rec, strict=True):
+        for box, box_score, (text, score) in zip(boxes, box_scores, rec, strict=True):
             text = text.strip()
             if not text or score < TEXT_SCORE:
+                continue
+            if box_score < DET_BOX_SURE and score < WEAK_BOX_TEXT_SCORE:
                 continue
             xs, ys = box[:, 0], box[:, 1]
             lines.append(
@@ -366,6 +384,14 @@ def ink_columns(line: np.ndarray) -> np.ndarray:
         return np.zeros(ink.shape[1], dtype=bool)
     band = np.flatnonzero(rows >= 0.2 * rows.max())
     return ink[band[0] : band[-1] + 1].any(axis=0)
+
+
+def _reading_order(boxes: np.ndarray) -> np.ndarray:
+    """RapidOCR's box order (TextDetector.sorted_boxes) as indices: top to bottom by the
+    first corner, boxes within 10 px of the previous one on one line, left to right."""
+    y_order = np.argsort(boxes[:, 0, 1], kind="stable")
+    line_ids = np.concatenate([[0], np.cumsum(np.diff(boxes[y_order, 0, 1]) >= 10)])
+    return y_order[np.lexsort((boxes[y_order, 0, 0], line_ids))]
 
 
 def _crop(image: np.ndarray, box: np.ndarray) -> np.ndarray:

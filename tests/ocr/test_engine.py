@@ -289,3 +289,16 @@ def test_a_space_goes_back_where_the_pixels_show_a_word_gap():
     # Wide-set print (every gap wide) is not split; spaces read by the model stay.
     pieces, ink = line([("A", 0), ("B", 3), ("C", 3), (" ", 0), ("D", 3)])
     assert spaces_from_gaps(pieces, ink) == "ABC D"
+
+
+def test_boxes_are_put_in_reading_order_like_rapidocr():
+    import numpy as np
+
+    from ocr.engine.rapid import _reading_order
+
+    def box(x, y):
+        return [[x, y], [x + 50, y], [x + 50, y + 20], [x, y + 20]]
+
+    # Two lines: the second line's boxes 4 px apart in y still read left to right.
+    boxes = np.array([box(300, 104), box(10, 100), box(200, 10), box(20, 12)], dtype=np.float32)
+    assert _reading_order(boxes).tolist() == [3, 2, 1, 0]
