@@ -14,7 +14,6 @@ import logging
 import os
 import random
 import re
-import threading
 import time
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -65,24 +64,16 @@ class ProviderError(Exception):
         self.retry_after = retry_after
 
 
-_client_lock = threading.Lock()
-_http_client: httpx.Client | None = None
+# One pooled transport per process: keep-alive connections to upstreams are reused.
+# Calls go to the transport directly: httpx's Client layer (cookies, auth flows,
+# redirects, URL merging, none of which an upstream call uses) cost as much CPU as the
+# exchange itself. No proxy from the environment either: which way an upstream call
+# goes is not decided by whatever variables happen to be in the worker's environment.
+_transport = StdlibTransport(max_idle=64)
 
 
-def http_client() -> httpx.Client:
-    """One pooled client per process: keep-alive connections to upstreams are reused."""
-    global _http_client
-    if _http_client is None:
-        with _client_lock:
-            if _http_client is None:
-                # trust_env off: which proxy an upstream call takes is not decided by
-                # whatever variables happen to be in the worker's environment.
-                _http_client = httpx.Client(
-                    transport=StdlibTransport(max_idle=64),
-                    follow_redirects=False,
-                    trust_env=False,
-                )
-    return _http_client
+def http_transport() -> httpx.BaseTransport:
+    return _transport
 
 
 class ProviderClient:
@@ -213,15 +204,17 @@ class ProviderClient:
         # httpx's read timeout is per socket read; a body that trickles in would never
         # trip it, so the whole exchange also has a deadline.
         deadline = time.monotonic() + timeout.read + timeout.connect
-        with http_client().stream(
+        request = httpx.Request(
             "POST",
             self.url(path),
             headers=self.headers(),
             json=json_body,
             files=files,
             data=data,
-            timeout=timeout,
-        ) as response:
+            extensions={"timeout": timeout.as_dict()},
+        )
+        response = http_transport().handle_request(request)
+        try:
             chunks: list[bytes] = []
             size = 0
             for chunk in response.iter_bytes():
@@ -234,6 +227,8 @@ class ProviderClient:
                     raise httpx.ReadTimeout("response body too slow")
                 chunks.append(chunk)
             return response.status_code, response.headers, b"".join(chunks)
+        finally:
+            response.close()
 
     def _backoff(self, attempt: int, error: ProviderError | None) -> None:
         base = float(getattr(settings, "OCR_PROVIDER_BACKOFF_S", 0.25))
