@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -27,7 +28,17 @@ from ocr.types import OcrRequest
 BODY_OVERHEAD_BYTES = 64 * 1024
 
 
+class JsonAnswers(DefaultContentNegotiation):
+    """OCR endpoints answer JSON whatever the client's Accept header says (clients of the
+    seeds send `*/*`, nothing or `text/plain`): no 406, and no Accept parsing per request."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        renderer = renderers[0]
+        return renderer, renderer.media_type
+
+
 class OcrEndpoint(APIView):
+    content_negotiation_class = JsonAnswers
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [require_key(kind="api", scope="ocr")]
     parser_classes = [JSONParser, MultiPartParser, FormParser]

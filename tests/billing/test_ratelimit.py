@@ -162,3 +162,22 @@ def test_a_refund_gives_back_the_quota_and_the_slot(backend, org_a):
     first.release()
     first.refund()  # a refund after the release still gives back the quota
     assert ratelimit_acquire(api_key=key).remaining == 1
+
+
+def test_a_redis_that_forgot_the_script_still_decides(org_a, settings):
+    url = os.environ.get("REDIS_URL")
+    if not url:
+        pytest.skip("REDIS_URL is not set: the Redis rate limiter needs a real Redis")
+    settings.REDIS_URL = url
+    from billing.ratelimit_redis import _client, _keys
+
+    key = api_key_create(organization=org_a, rate_limit_rpm=2, max_in_flight=100)[0]
+    ratelimit_acquire(api_key=key).release()
+    _client(url).script_flush()  # what a restarted Redis looks like to a running worker
+
+    ticket = ratelimit_acquire(api_key=key)
+    assert ticket.remaining == 0
+    _refusal(key)
+    ticket.release()
+    assert _client(url).zcard(_keys(key)[1]) == 0  # the slot was freed
+    assert not RateLimitHit.objects.exists()  # decided in Redis, not the database fallback
