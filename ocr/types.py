@@ -55,6 +55,9 @@ class OcrResult:
     provider_cost_micros: int | None = None
     upstream_latency_ms: int = 0
     raw: dict[str, Any] | None = None  # the upstream's own response, when it has one
+    # "mistral-ocr" when `raw` is a Mistral OCR response (page indices already ours), so
+    # the Mistral dialect can hand its pages back exactly as the upstream wrote them.
+    raw_format: str = ""
 
     @property
     def text(self) -> str:

@@ -263,6 +263,8 @@ def _table_html(table) -> str:
 
 def render(outcome, ocr_request: OcrRequest) -> dict[str, Any]:
     result = outcome.result
+    if result.raw_format == "mistral-ocr" and result.raw is not None:
+        return _passthrough(outcome)
     return {
         "pages": [
             _page(page, ocr_request.options, ocr_request.include_image_base64)
@@ -275,4 +277,22 @@ def render(outcome, ocr_request: OcrRequest) -> dict[str, Any]:
         },
         "document_annotation": None,
         "text": result.text,
+    }
+
+
+def _passthrough(outcome) -> dict[str, Any]:
+    """A Mistral upstream's answer as it wrote it (hyperlinks, header, footer, blocks,
+    annotations and whatever fields newer versions add), with our page indices and the
+    public model name the client asked for."""
+    raw = outcome.result.raw
+    usage = dict(raw.get("usage_info") or {})
+    usage.setdefault("pages_processed", len(outcome.result.pages))
+    usage.setdefault("doc_size_bytes", len(outcome.document.data))
+    return {
+        **raw,
+        "pages": raw.get("pages") or [],
+        "model": outcome.result.model,
+        "usage_info": usage,
+        "document_annotation": raw.get("document_annotation"),
+        "text": outcome.result.text,
     }

@@ -65,6 +65,7 @@ class MistralClient(ProviderClient):
             provider=self.slug,
             upstream_latency_ms=latency_ms,
             raw=payload,
+            raw_format="mistral-ocr",
         )
 
     def _document_chunk(self, document) -> tuple[dict[str, Any], list[int] | None, Any]:

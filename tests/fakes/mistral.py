@@ -122,9 +122,9 @@ class FakeMistral(FakeUpstream):
                         ],
                         "dimensions": {"dpi": 200, "height": height, "width": width},
                         "tables": [],
-                        "hyperlinks": [],
-                        "header": None,
-                        "footer": None,
+                        "hyperlinks": [f"https://example.com/doc/{doc_digest[:8]}#page={i}"],
+                        "header": f"Header of page {i}" if body.get("extract_header") else None,
+                        "footer": f"Page {i + 1}" if body.get("extract_footer") else None,
                         **({"blocks": self.blocks_for(i, doc_digest)} if with_blocks else {}),
                     }
                     for i in indices

@@ -65,12 +65,19 @@ def test_mistral_sdk_gets_the_upstreams_pages_unchanged(
             "document_url": data_url(pdf_bytes(3), "application/pdf"),
         },
         pages=[0, 2],
+        extract_header=True,
+        extract_footer=True,
     )
 
     (sent,) = fake_mistral.requests
     assert sent.json()["pages"] == [0, 2]
+    assert (sent.json()["extract_header"], sent.json()["extract_footer"]) == (True, True)
     upstream_pages = fake_mistral.replies_sent[0].body["pages"]
     assert response.pages == [OCRPageObject.model_validate(page) for page in upstream_pages]
+    # Down to what the engine has no notion of: hyperlinks, header and footer.
+    assert response.pages[1].header == "Header of page 2"
+    assert response.pages[1].footer == "Page 3"
+    assert response.pages[1].hyperlinks == upstream_pages[1]["hyperlinks"] != []
     assert response.usage_info.pages_processed == 2
     usage = UsageRecord.objects.get(organization=funded_org_a)
     assert (usage.provider, usage.model, usage.pages) == (model.provider.slug, model.name, 2)
