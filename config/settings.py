@@ -69,10 +69,10 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Same backend, with a health check that needs no round trip (config/postgresql).
     DATABASES["default"]["ENGINE"] = "config.postgresql"
-    # psycopg prepares a statement after this many runs on a connection; only the
+    # psycopg prepares a statement at its first run on a connection (0); only the
     # server-side-binding cursors of config/prepared.py can be prepared (the ORM's
     # client-side binding sends a new text every time).
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 5)
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let several gunicorn workers share one SQLite file.
     DATABASES["default"]["OPTIONS"] = {
