@@ -210,10 +210,10 @@ def cpu_seconds(master_pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def database_cpu_seconds() -> float:
-    """User + system CPU seconds used so far by every PostgreSQL server process on this
-    host (Linux /proc; 0 when none is visible): what the queries cost the database."""
-    total = 0
+def database_cpu_ticks() -> dict[int, int]:
+    """{pid: user + system CPU ticks so far} of every PostgreSQL server process on this
+    host (Linux /proc; empty when none is visible): what the queries cost the database."""
+    ticks = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -224,8 +224,16 @@ def database_cpu_seconds() -> float:
             continue
         if head.endswith("(postgres"):
             fields = tail.split()
-            total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+            ticks[int(entry)] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
+def database_cpu_since(before: dict[int, int]) -> float:
+    """CPU seconds the PostgreSQL processes used since `before` (a backend that exited
+    in between takes its share with it: an undercount, never a negative)."""
+    after = database_cpu_ticks()
+    used = sum(max(0, ticks - before.get(pid, 0)) for pid, ticks in after.items())
+    return used / os.sysconf("SC_CLK_TCK")
 
 
 def wait_ready(url: str, timeout: float = 30.0) -> None:
@@ -358,7 +366,7 @@ def main() -> None:
                     **run,
                 )
                 cpu_before = cpu_seconds(gunicorn.pid)
-                db_before = database_cpu_seconds()
+                db_before = database_cpu_ticks()
                 gateway = load(
                     url=base + "/v1/ocr",
                     body=gateway_body,
@@ -369,7 +377,7 @@ def main() -> None:
                 )
                 served = gateway["n"] * (args.duration + args.warmup) / args.duration
                 gateway["cpu_ms"] = 1000 * (cpu_seconds(gunicorn.pid) - cpu_before) / served
-                gateway["db_cpu_ms"] = 1000 * (database_cpu_seconds() - db_before) / served
+                gateway["db_cpu_ms"] = 1000 * database_cpu_since(db_before) / served
                 inside = _recorded_latencies(orgs, model=f"bench-{latency}")
                 print(_row(latency, c, "direct", direct))
                 print(_row(latency, c, "gateway", gateway, direct))
