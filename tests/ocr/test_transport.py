@@ -4,7 +4,9 @@ exception types the retry logic depends on."""
 
 from __future__ import annotations
 
+import shutil
 import socket
+import subprocess
 import threading
 import time
 
@@ -181,3 +183,58 @@ def test_a_garbled_status_line_is_a_transport_error(client):
             client.post(server.url, content=b"x")
     finally:
         server.stop()
+
+
+@pytest.fixture
+def tls_server(tmp_path):
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate for 'localhost'."""
+    import ssl
+
+    if not shutil.which("openssl"):
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        while True:
+            try:
+                raw, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with context.wrap_socket(raw, server_side=True) as conn:
+                    request = b""
+                    while b"\r\n\r\n" not in request:
+                        request += conn.recv(65536)
+                    conn.sendall(ok(b'{"tls": true}'))
+            except (OSError, ssl.SSLError):
+                pass  # a client that refused our certificate
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"https://localhost:{port}/v1/ocr", cert
+    listener.close()
+
+
+def test_https_verifies_the_certificate_by_default(tls_server):
+    url, _ = tls_server
+    with httpx.Client(transport=StdlibTransport(), timeout=2.0) as client:
+        with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            client.post(url, content=b"x")
+
+
+def test_https_works_with_a_trusted_certificate(tls_server):
+    import ssl
+
+    url, cert = tls_server
+    context = ssl.create_default_context(cafile=str(cert))
+    with httpx.Client(transport=StdlibTransport(ssl_context=context), timeout=2.0) as client:
+        assert client.post(url, content=b"x").json() == {"tls": True}
