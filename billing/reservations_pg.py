@@ -65,30 +65,41 @@ def _insert_columns(
     )
 
 
-def _insert_select(
-    model: type[models.Model], values: dict, computed: dict[str, str]
-) -> tuple[str, str, list]:
-    """(column list, select list, params) for `INSERT INTO t (cols) SELECT …`.
+@functools.cache
+def _insert_sql(
+    model: type[models.Model], computed: tuple[tuple[str, str], ...] = ()
+) -> tuple[str, str]:
+    """(column list, select list) for `INSERT INTO t (cols) SELECT …`, once per process.
 
-    Every concrete column gets a value (given, computed SQL, or the field's default),
-    cast to its type: untyped literals in a SELECT list would be read as text.
+    Every concrete column gets a value: computed SQL, or a parameter cast to the column's
+    type (untyped parameters in a SELECT list would be read as text).
     """
-    columns, selects, params = [], [], []
-    for column, field, cast, plain in _insert_columns(model):
+    expressions = dict(computed)
+    columns, selects = [], []
+    for column, field, cast, _ in _insert_columns(model):
         columns.append(column)
-        if field.attname in computed:
-            selects.append(computed[field.attname])
+        selects.append(expressions.get(field.attname, f"%s::{cast}"))
+    return ", ".join(columns), ", ".join(selects)
+
+
+def _insert_params(
+    model: type[models.Model], values: dict, computed: tuple[tuple[str, str], ...] = ()
+) -> list:
+    """The parameters of `_insert_sql(model, computed)`: given values, else what Model()
+    would hold (the field's default, '' for text, else None)."""
+    skipped = {name for name, _ in computed}
+    params = []
+    for _, field, _, plain in _insert_columns(model):
+        if field.attname in skipped:
             continue
-        # Unset: what Model() would hold (the default, '' for text, else None).
         value = values[field.attname] if field.attname in values else field.get_default()
-        selects.append(f"%s::{cast}")
         if value is None or (
             type(value) is plain and (plain is not datetime or value.tzinfo is not None)
         ):
             params.append(value)
         else:
             params.append(field.get_db_prep_save(value, connection))
-    return ", ".join(columns), ", ".join(selects), params
+    return params
 
 
 def _fsync_setting(*, skip: bool) -> str | None:
@@ -101,31 +112,11 @@ _CONFIG_CTE = """config AS (
 )"""
 
 
-def reserve_in_one_statement(
-    *, api_key: ApiKey, amount_micros: int, request_id: str, period_start, now: datetime
-) -> tuple[str | None, Reservation | None]:
-    """(None, reservation), or (the limit that refused, None) and nothing changed.
-
-    All or nothing in one statement, so it needs no transaction of its own: the account
-    row, then the key row, are locked (`FOR UPDATE`, which in READ COMMITTED waits for a
-    concurrent writer and re-checks its condition on the row's newest version) only when
-    the balance, then the key's limit, cover the amount; the holds and the reservation
-    row are written only when both were locked. Nothing can change a locked row before
-    this statement's own updates, so the checks hold for them.
-    """
-    ts = connection.ops.adapt_datetimefield_value
-    values = {
-        "request_id": request_id,
-        "organization_id": api_key.organization_id,
-        "api_key_id": api_key.pk,
-        "amount_micros": amount_micros,
-        "key_period_start": period_start,
-        "status": Reservation.Status.ACTIVE,
-        "created_at": now,
-    }
-    cols, select, insert_params = _insert_select(Reservation, values, {})
+@functools.cache
+def _reserve_sql() -> str:
+    cols, select = _insert_sql(Reservation)
     stale = "(%s::timestamptz IS NOT NULL AND (period_start IS NULL OR period_start < %s))"
-    sql = f"""
+    return f"""
 WITH {_CONFIG_CTE}, balance_ok AS (
   SELECT 1 FROM {CreditAccount._meta.db_table}
   WHERE organization_id = %s AND balance_micros >= reserved_micros + %s
@@ -157,6 +148,32 @@ SELECT (SELECT count(*) FROM balance_ok), (SELECT count(*) FROM key_ok),
        (SELECT id FROM reservation), (SELECT count(*) FROM account),
        (SELECT count(*) FROM apikey), (SELECT count(*) FROM config)
 """
+
+
+def reserve_in_one_statement(
+    *, api_key: ApiKey, amount_micros: int, request_id: str, period_start, now: datetime
+) -> tuple[str | None, Reservation | None]:
+    """(None, reservation), or (the limit that refused, None) and nothing changed.
+
+    All or nothing in one statement, so it needs no transaction of its own: the account
+    row, then the key row, are locked (`FOR UPDATE`, which in READ COMMITTED waits for a
+    concurrent writer and re-checks its condition on the row's newest version) only when
+    the balance, then the key's limit, cover the amount; the holds and the reservation
+    row are written only when both were locked. Nothing can change a locked row before
+    this statement's own updates, so the checks hold for them.
+    """
+    ts = connection.ops.adapt_datetimefield_value
+    values = {
+        "request_id": request_id,
+        "organization_id": api_key.organization_id,
+        "api_key_id": api_key.pk,
+        "amount_micros": amount_micros,
+        "key_period_start": period_start,
+        "status": Reservation.Status.ACTIVE,
+        "created_at": now,
+    }
+    insert_params = _insert_params(Reservation, values)
+    sql = _reserve_sql()
     start = ts(period_start) if period_start is not None else None
     # Only a statement that is its own transaction may skip the fsync (a hold is not
     # money; see durability); inside a caller's transaction the caller decides.
@@ -195,41 +212,18 @@ SELECT (SELECT count(*) FROM balance_ok), (SELECT count(*) FROM key_ok),
     return None, reservation
 
 
-def settle_in_one_statement(
-    *,
-    reservation: Reservation,
-    charge_micros: int,
-    usage_values: dict,
-    now: datetime,
-    synchronous: bool,
-) -> UsageRecord | None:
-    """Settle an active reservation; None (and no change) when it is not active."""
-    ts = connection.ops.adapt_datetimefield_value
-    usage_values = {
-        **usage_values,
-        "request_id": reservation.request_id,
-        "organization_id": reservation.organization_id,
-        "api_key_id": reservation.api_key_id,
-        "total_micros": charge_micros,
-        "status": UsageRecord.Status.SUCCEEDED,
-        "created_at": now,
-    }
-    usage_cols, usage_select, usage_params = _insert_select(UsageRecord, usage_values, {})
-    ledger_cols, ledger_select, ledger_params = _insert_select(
-        LedgerEntry,
-        {
-            "organization_id": reservation.organization_id,
-            "amount_micros": -charge_micros,
-            "kind": LedgerEntry.Kind.CHARGE,
-            "idempotency_key": f"charge:{reservation.request_id}",
-            "created_at": now,
-        },
-        {"balance_after_micros": "account.balance_micros", "usage_record_id": "usage.id"},
-    )
-    # Inside a caller's transaction the caller decides durability; alone, we may skip
-    # the WAL fsync when charges are configured as not synchronous.
-    skip_fsync = not synchronous and not connection.in_atomic_block
-    sql = f"""
+# The charge entry's running balance and its usage record come from the statement itself.
+_LEDGER_COMPUTED = (
+    ("balance_after_micros", "account.balance_micros"),
+    ("usage_record_id", "usage.id"),
+)
+
+
+@functools.cache
+def _settle_sql() -> str:
+    usage_cols, usage_select = _insert_sql(UsageRecord)
+    ledger_cols, ledger_select = _insert_sql(LedgerEntry, _LEDGER_COMPUTED)
+    return f"""
 WITH {_CONFIG_CTE}, claimed AS (
   UPDATE {Reservation._meta.db_table} SET status = %s, closed_at = %s
   WHERE id = %s AND status = %s
@@ -259,6 +253,43 @@ WITH {_CONFIG_CTE}, claimed AS (
 SELECT usage.id, account.balance_micros, account.reserved_micros
 FROM usage, account, config
 """
+
+
+def settle_in_one_statement(
+    *,
+    reservation: Reservation,
+    charge_micros: int,
+    usage_values: dict,
+    now: datetime,
+    synchronous: bool,
+) -> UsageRecord | None:
+    """Settle an active reservation; None (and no change) when it is not active."""
+    ts = connection.ops.adapt_datetimefield_value
+    usage_values = {
+        **usage_values,
+        "request_id": reservation.request_id,
+        "organization_id": reservation.organization_id,
+        "api_key_id": reservation.api_key_id,
+        "total_micros": charge_micros,
+        "status": UsageRecord.Status.SUCCEEDED,
+        "created_at": now,
+    }
+    usage_params = _insert_params(UsageRecord, usage_values)
+    ledger_params = _insert_params(
+        LedgerEntry,
+        {
+            "organization_id": reservation.organization_id,
+            "amount_micros": -charge_micros,
+            "kind": LedgerEntry.Kind.CHARGE,
+            "idempotency_key": f"charge:{reservation.request_id}",
+            "created_at": now,
+        },
+        _LEDGER_COMPUTED,
+    )
+    # Inside a caller's transaction the caller decides durability; alone, we may skip
+    # the WAL fsync when charges are configured as not synchronous.
+    skip_fsync = not synchronous and not connection.in_atomic_block
+    sql = _settle_sql()
     params = [
         _fsync_setting(skip=skip_fsync),
         Reservation.Status.SETTLED,
