@@ -9,6 +9,7 @@ never carry the operator's secret.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -74,6 +75,12 @@ _transport = StdlibTransport(max_idle=64)
 
 def http_transport() -> httpx.BaseTransport:
     return _transport
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_url(url: str) -> httpx.URL:
+    # httpx parses URLs in Python; a provider's few endpoints are parsed once.
+    return httpx.URL(url)
 
 
 class ProviderClient:
@@ -206,7 +213,7 @@ class ProviderClient:
         deadline = time.monotonic() + timeout.read + timeout.connect
         request = httpx.Request(
             "POST",
-            self.url(path),
+            _parsed_url(self.url(path)),
             headers=self.headers(),
             json=json_body,
             files=files,
