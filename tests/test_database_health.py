@@ -64,3 +64,17 @@ def test_a_connection_the_server_closed_is_replaced_before_the_request_uses_it()
     _start_request_checks()
 
     assert _backend_pid() != pid  # a fresh connection, and the query worked
+
+
+@pytest.mark.django_db
+def test_prepared_statements_show_in_the_query_log(api_key):
+    _require_postgresql()
+    from django.test.utils import CaptureQueriesContext
+
+    from keys.selectors import api_key_authenticate
+
+    with CaptureQueriesContext(connection) as queries:
+        api_key_authenticate(secret=api_key[1])
+    (query,) = queries.captured_queries
+    assert query["sql"].startswith("SELECT k.")
+    assert f"'{api_key[0].lookup_prefix}'" in query["sql"]

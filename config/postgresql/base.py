@@ -1,5 +1,5 @@
 """Django's PostgreSQL backend, with a health check that costs no round trip when the
-connection is plainly fine.
+connection is plainly fine, and query logs that show the prepared statements too.
 
 `CONN_HEALTH_CHECKS` makes Django run `SELECT 1` on a persistent connection before its
 first query in every request: a whole extra round trip to the database per request, on
@@ -13,11 +13,25 @@ from __future__ import annotations
 
 import select
 
-from django.db.backends.postgresql import base
-from psycopg import pq
+from django.db.backends.postgresql import base, operations
+from psycopg import ClientCursor, errors, pq
+
+
+class DatabaseOperations(operations.DatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        # The server-side-binding cursors of config/prepared.py keep no client-side text:
+        # show the statement with its values, as the ORM's queries are shown.
+        if not isinstance(cursor, ClientCursor):
+            try:
+                return self.compose_sql(sql, params)
+            except errors.DataError:
+                return sql
+        return super().last_executed_query(cursor, sql, params)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     def close_if_health_check_failed(self) -> None:
         if (
             not self.pool
