@@ -3,8 +3,10 @@
 Pages run in spawned processes so a page that crashes the engine, exhausts memory or
 hangs takes down a worker, not the web process. A page that overruns its time limit
 gets its pool's processes killed (a running onnxruntime call cannot be interrupted any
-other way) and the next call builds a fresh pool; requests whose pages were running in
-the killed pool get `ocr_extraction_error` too, which is the price of a hard limit.
+other way) and the next call builds a fresh pool. Other requests whose pages were queued
+or running in the killed pool are not at fault: their unfinished pages run once more on
+the fresh pool. A worker that crashed is different (the crashing page is not known), so
+every request with pages in that pool gets `ocr_extraction_error`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import CancelledError, Future, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
@@ -52,9 +54,15 @@ def pool_get() -> ProcessPoolExecutor:
         return _pool
 
 
-def pool_discard(pool: ProcessPoolExecutor) -> None:
-    """Kill `pool`'s workers and forget it, unless another thread already replaced it."""
+def pool_discard(pool: ProcessPoolExecutor, *, overran: bool = False) -> None:
+    """Kill `pool`'s workers and forget it, unless another thread already replaced it.
+
+    `overran`: because one caller's page ran over its time limit, which the other callers
+    with pages in this pool may retry.
+    """
     global _pool
+    if overran:
+        pool.ocr_killed_for_overrun = True
     with _lock:
         if _pool is pool:
             _pool = None
@@ -73,25 +81,53 @@ def pool_shutdown() -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+class _KilledForAnother(Exception):
+    """The pool was killed because another caller's page overran its time limit."""
+
+
 def pool_map(
     fn: Callable[[Any], Any], items: Sequence[Any], *, timeout_s: float | None = None
 ) -> list[Any]:
     """Run fn over items in the pool, in order, each item within its own time limit.
 
     The limit runs from the moment the item could start: submission for the first
-    OCR_WORKERS items, the previous item's completion for the rest.
+    OCR_WORKERS items, the previous item's completion for the rest. Items left unfinished
+    when another caller's overrun killed the pool are run once more on a fresh pool.
     """
     if not items:
         return []
     timeout_s = float(settings.OCR_PAGE_TIMEOUT_S if timeout_s is None else timeout_s)
+    results: list[Any] = []
+    try:
+        _pool_run(fn, items, timeout_s=timeout_s, results=results, retry_allowed=True)
+    except _KilledForAnother:
+        _pool_run(
+            fn, items[len(results) :], timeout_s=timeout_s, results=results, retry_allowed=False
+        )
+    return results
+
+
+def _pool_run(
+    fn: Callable[[Any], Any],
+    items: Sequence[Any],
+    *,
+    timeout_s: float,
+    results: list[Any],
+    retry_allowed: bool,
+) -> None:
     pool = pool_get()
+
+    def stopped(exc: BaseException, message: str) -> Exception:
+        if retry_allowed and getattr(pool, "ocr_killed_for_overrun", False):
+            return _KilledForAnother()
+        pool_discard(pool)
+        return ApiError(502, EXTRACTION_ERROR, message)
+
     try:
         futures: list[Future] = [pool.submit(fn, item) for item in items]
     except (BrokenProcessPool, RuntimeError) as exc:
-        pool_discard(pool)
-        raise ApiError(502, EXTRACTION_ERROR, "The OCR engine is restarting; try again.") from exc
+        raise stopped(exc, "The OCR engine is restarting; try again.") from exc
     workers = max(1, settings.OCR_WORKERS)
-    results: list[Any] = []
     submitted = time.monotonic()
     finished: list[float] = []
     try:
@@ -102,17 +138,14 @@ def pool_map(
                 remaining = timeout_s - (time.monotonic() - clock)
                 results.append(future.result(timeout=max(0.0, remaining)))
             except FutureTimeout as exc:
-                pool_discard(pool)
+                pool_discard(pool, overran=True)
                 raise ApiError(
                     502,
                     EXTRACTION_ERROR,
-                    f"Page {position + 1} took longer than {timeout_s:g} s to read.",
+                    f"Page {len(results) + 1} took longer than {timeout_s:g} s to read.",
                 ) from exc
-            except BrokenProcessPool as exc:
-                pool_discard(pool)
-                raise ApiError(
-                    502, EXTRACTION_ERROR, "The OCR worker stopped while reading a page."
-                ) from exc
+            except (BrokenProcessPool, CancelledError) as exc:
+                raise stopped(exc, "The OCR worker stopped while reading a page.") from exc
             except PageDecodeError as exc:
                 raise ApiError(
                     400,
@@ -129,4 +162,3 @@ def pool_map(
     finally:
         for future in futures:
             future.cancel()
-    return results

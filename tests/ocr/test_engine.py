@@ -205,6 +205,27 @@ def test_a_page_over_its_time_limit_is_an_extraction_error_and_the_pool_recovers
     assert "This is a lot" in plain(run((corpus / "tesseract" / "phototest.tif").read_bytes()))
 
 
+def test_another_requests_overrun_does_not_fail_this_one(corpus):
+    """A page over its limit kills the pool; a request whose page was queued behind it is
+    not at fault, and its page runs again on the fresh pool."""
+    import threading
+
+    outcome: dict[str, object] = {}
+
+    def overrunning() -> None:
+        try:
+            pool_map(time.sleep, [30], timeout_s=1.0)
+        except ApiError as error:
+            outcome["overrun"] = error.code
+
+    first = threading.Thread(target=overrunning)
+    first.start()
+    time.sleep(0.3)  # its page is running; ours queues behind it (or beside it)
+    assert pool_map(abs, [-3, -4], timeout_s=30) == [3, 4]
+    first.join()
+    assert outcome["overrun"] == "ocr_extraction_error"
+
+
 def test_a_damaged_later_page_is_invalid_document():
     page = Image.effect_noise((120, 80), 40).convert("L")
     data = bytearray(
