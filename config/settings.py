@@ -71,8 +71,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"]["ENGINE"] = "config.postgresql"
     # psycopg prepares a statement at its first run on a connection (0); only the
     # server-side-binding cursors of config/prepared.py can be prepared (the ORM's
-    # client-side binding sends a new text every time).
-    DATABASES["default"].setdefault("OPTIONS", {}).setdefault("prepare_threshold", 0)
+    # client-side binding sends a new text every time). Off (None) behind a pooler
+    # that cannot keep prepared statements, such as PgBouncer before 1.21 in
+    # transaction mode.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "prepare_threshold", 0 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let several gunicorn workers share one SQLite file.
     DATABASES["default"]["OPTIONS"] = {
