@@ -4,6 +4,7 @@ exception types the retry logic depends on."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import socket
 import subprocess
@@ -215,6 +216,10 @@ def tls_server(tmp_path):
                     request = b""
                     while b"\r\n\r\n" not in request:
                         request += conn.recv(65536)
+                    head, _, body = request.partition(b"\r\n\r\n")
+                    length = int(re.search(rb"(?i)content-length:\s*(\d+)", head).group(1))
+                    while len(body) < length:  # all of it: closing on unread data resets
+                        body += conn.recv(65536)
                     conn.sendall(ok(b'{"tls": true}'))
             except (OSError, ssl.SSLError):
                 pass  # a client that refused our certificate
