@@ -48,27 +48,29 @@ def provider_health_get(*, slugs: list[str]) -> dict[str, tuple[bool, int]]:
     trip, none while this worker's copy is fresh."""
     max_age = _setting("OCR_PROVIDER_HEALTH_CACHE_S", 1.0)
     read_at = snapshot_clock()
-    missing = [
-        slug
-        for slug in slugs
-        if max_age <= 0 or slug not in _seen or not 0 <= read_at - _seen[slug][0] < max_age
-    ]
+    # Entries are taken once into a local dict: another thread may drop one meanwhile.
+    entries: dict[str, tuple[float, float | None, int]] = {}
+    for slug in slugs:
+        entry = _seen.get(slug)
+        if max_age > 0 and entry is not None and 0 <= read_at - entry[0] < max_age:
+            entries[slug] = entry
+    missing = [slug for slug in slugs if slug not in entries]
     if missing:
         keys = {slug: (_cooldown_key(slug), _failures_key(slug)) for slug in missing}
         found = cache.get_many([key for pair in keys.values() for key in pair])
         for slug, (cooldown_key, failures_key) in keys.items():
             until = found.get(cooldown_key)
-            _seen[slug] = (
+            entry = (
                 read_at,
                 None if until is None else float(until),
                 int(found.get(failures_key) or 0),
             )
+            _seen[slug] = entries[slug] = entry
     now = clock()
-    out = {}
-    for slug in slugs:
-        _, until, failures = _seen[slug]
-        out[slug] = (until is not None and until > now, failures)
-    return out
+    return {
+        slug: (until is not None and until > now, failures)
+        for slug, (_, until, failures) in entries.items()
+    }
 
 
 def _forget(slug: str) -> None:

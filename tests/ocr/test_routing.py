@@ -312,3 +312,38 @@ def test_each_worker_reads_provider_health_at_most_once_a_second(
         ocr([model])
     assert health.provider_health_get(slugs=[slug]) == {slug: (True, 0)}
     health.provider_health_reset(slug=slug)
+
+
+def test_reading_health_while_other_threads_record_never_fails(settings, monkeypatch):
+    import threading
+
+    settings.OCR_PROVIDER_HEALTH_CACHE_S = 1
+    # Switch threads as often as the interpreter can, so a window between two reads of
+    # the shared copy is hit if there is one.
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    monkeypatch.setattr(health, "snapshot_clock", lambda: 5.0)
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            for _ in range(2000):
+                assert set(health.provider_health_get(slugs=["p1", "p2"])) == {"p1", "p2"}
+        except BaseException as error:  # noqa: BLE001 - collected for the assertion
+            errors.append(error)
+
+    def forgetter() -> None:
+        for _ in range(4000):
+            health._forget("p1")
+            health._forget("p2")
+
+    threads = [threading.Thread(target=reader) for _ in range(3)]
+    threads.append(threading.Thread(target=forgetter))
+    for thread in threads:
+        thread.start()
+    try:
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(previous)
+    assert errors == []
