@@ -56,7 +56,8 @@ class RedisUnavailable(Exception):
 
 @functools.cache
 def _client(url: str) -> redis.Redis:
-    # One pool per process (connections, not limit state, live in the process).
+    """A pooled client for looking at the limiter's keys (tests, a shell); requests use
+    `_connection`."""
     return redis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=0.5)
 
 
