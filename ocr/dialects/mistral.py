@@ -264,7 +264,7 @@ def _table_html(table) -> str:
 def render(outcome, ocr_request: OcrRequest) -> dict[str, Any]:
     result = outcome.result
     if result.raw_format == "mistral-ocr" and result.raw is not None:
-        return _passthrough(outcome)
+        return _passthrough(outcome, ocr_request)
     return {
         "pages": [
             _page(page, ocr_request.options, ocr_request.include_image_base64)
@@ -280,17 +280,31 @@ def render(outcome, ocr_request: OcrRequest) -> dict[str, Any]:
     }
 
 
-def _passthrough(outcome) -> dict[str, Any]:
+def _passthrough(outcome, ocr_request: OcrRequest) -> dict[str, Any]:
     """A Mistral upstream's answer as it wrote it (hyperlinks, header, footer, blocks,
     annotations and whatever fields newer versions add), with our page indices and the
-    public model name the client asked for."""
+    public model name the client asked for. A field the upstream left out of a page is
+    filled from our own rendering of it, so the SDK's required fields are always there."""
     raw = outcome.result.raw
+    ours = {
+        page.index: _page(page, ocr_request.options, ocr_request.include_image_base64)
+        for page in outcome.result.pages
+    }
+    pages = []
+    for page in raw.get("pages") or []:
+        if not isinstance(page, dict):
+            continue
+        own = ours.get(page.get("index"), {})
+        filled = {**own, **page}
+        if filled.get("images") is None and "images" in own:  # a list, never null
+            filled["images"] = own["images"]
+        pages.append(filled)
     usage = dict(raw.get("usage_info") or {})
     usage.setdefault("pages_processed", len(outcome.result.pages))
     usage.setdefault("doc_size_bytes", len(outcome.document.data))
     return {
         **raw,
-        "pages": raw.get("pages") or [],
+        "pages": pages,
         "model": outcome.result.model,
         "usage_info": usage,
         "document_annotation": raw.get("document_annotation"),

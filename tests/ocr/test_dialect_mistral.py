@@ -214,3 +214,41 @@ def test_keys_402_and_429(management_client, broke_client, org_b, limited_client
     assert limited_client.post(URL, {"document": 1}, format="json").status_code == 400
     response = limited_client.post(URL, body, format="json")
     assert response.status_code == 429 and error_code(response) == "rate_limited"
+
+
+def test_an_upstreams_sparse_pages_still_parse_into_the_sdk_response():
+    """A Mistral upstream's pages come back as written; what it left out (here `images`
+    and `dimensions`, or `images: null`) is filled from our own rendering of the page."""
+    from types import SimpleNamespace
+
+    from ocr.dialects import mistral
+    from ocr.types import DocumentSource, OcrRequest, OcrResult, PageResult
+
+    pages = [
+        PageResult(index=0, markdown="# Invoice", width=800, height=600),
+        PageResult(index=2, markdown="Total 9.00", width=800, height=600),
+    ]
+    raw = {
+        "pages": [
+            {"index": 0, "markdown": "# Invoice", "hyperlinks": ["https://example.com"]},
+            {"index": 2, "markdown": "Total 9.00", "images": None, "footer": "Page 3"},
+        ],
+        "model": "mistral-ocr-2505",
+        "usage_info": {"pages_processed": 2},
+    }
+    outcome = SimpleNamespace(
+        result=OcrResult(model="mistral-ocr-latest", pages=pages, raw=raw, raw_format="mistral-ocr"),
+        document=SimpleNamespace(data=b"%PDF-1.7 ..."),
+    )
+    request = OcrRequest(dialect="mistral", source=DocumentSource(data=b""), max_bytes=1)
+
+    body = mistral.render(outcome, request)
+
+    parsed = OCRResponse.model_validate(body)
+    assert [p.index for p in parsed.pages] == [0, 2]
+    assert parsed.pages[0].hyperlinks == ["https://example.com"]
+    assert parsed.pages[1].footer == "Page 3"
+    assert parsed.pages[1].images == []
+    assert parsed.pages[0].dimensions.width == 800
+    assert parsed.model == "mistral-ocr-latest"  # the name the client asked for
+    assert parsed.usage_info.doc_size_bytes == len(b"%PDF-1.7 ...")
