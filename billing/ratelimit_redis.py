@@ -87,9 +87,9 @@ def _call(url: str, *args):
     except (redis.ConnectionError, redis.TimeoutError) as error:
         connection.disconnect()  # reconnects on the next command
         raise RedisUnavailable(str(error)) from error
+    except redis.exceptions.NoScriptError:
+        raise  # the caller sends the script whole
     except redis.RedisError as error:
-        if isinstance(error, redis.exceptions.NoScriptError):
-            raise
         raise RedisUnavailable(str(error)) from error
 
 

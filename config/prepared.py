@@ -4,8 +4,8 @@ Django's psycopg backend binds parameters on the client: every execution sends a
 statement text, which PostgreSQL parses and plans afresh. For the large statements run
 on every request (reservation, settlement) planning costs more of the database's CPU
 than running them. A server-side-binding psycopg cursor sends the same text each time
-with the values apart, so psycopg prepares it after a few executions on a connection
-(`prepare_threshold`) and the server reuses the plan. The cursor is wrapped like any
+with the values apart, so psycopg prepares it on a connection (at its first run, with
+the `prepare_threshold` of 0 that config/settings.py sets) and the server reuses the plan. The cursor is wrapped like any
 Django cursor (query logging, error translation, execute wrappers).
 
 Every parameter of statements run through it must have a type PostgreSQL can infer, or

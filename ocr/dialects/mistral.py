@@ -283,22 +283,22 @@ def render(outcome, ocr_request: OcrRequest) -> dict[str, Any]:
 def _passthrough(outcome, ocr_request: OcrRequest) -> dict[str, Any]:
     """A Mistral upstream's answer as it wrote it (hyperlinks, header, footer, blocks,
     annotations and whatever fields newer versions add), with our page indices and the
-    public model name the client asked for. A field the upstream left out of a page is
-    filled from our own rendering of it, so the SDK's required fields are always there."""
+    public model name the client asked for. A page without the SDK's required `images`
+    or `dimensions` gets what it lacks from our own rendering of it."""
     raw = outcome.result.raw
-    ours = {
-        page.index: _page(page, ocr_request.options, ocr_request.include_image_base64)
-        for page in outcome.result.pages
-    }
+    ours = {page.index: page for page in outcome.result.pages}
     pages = []
     for page in raw.get("pages") or []:
         if not isinstance(page, dict):
             continue
-        own = ours.get(page.get("index"), {})
-        filled = {**own, **page}
-        if filled.get("images") is None and "images" in own:  # a list, never null
-            filled["images"] = own["images"]
-        pages.append(filled)
+        own = ours.get(page.get("index"))
+        if own is not None and (page.get("images") is None or "dimensions" not in page):
+            # Only then render our own page: its images are a list, never null.
+            rendered = _page(own, ocr_request.options, ocr_request.include_image_base64)
+            page = {**rendered, **page}
+            if page.get("images") is None:
+                page["images"] = rendered["images"]
+        pages.append(page)
     usage = dict(raw.get("usage_info") or {})
     usage.setdefault("pages_processed", len(outcome.result.pages))
     usage.setdefault("doc_size_bytes", len(outcome.document.data))

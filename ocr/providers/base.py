@@ -73,10 +73,6 @@ class ProviderError(Exception):
 _transport = StdlibTransport(max_idle=64)
 
 
-def http_transport() -> httpx.BaseTransport:
-    return _transport
-
-
 @functools.lru_cache(maxsize=256)
 def _parsed_url(url: str) -> httpx.URL:
     # httpx parses URLs in Python; a provider's few endpoints are parsed once.
@@ -220,7 +216,7 @@ class ProviderClient:
             data=data,
             extensions={"timeout": timeout.as_dict()},
         )
-        response = http_transport().handle_request(request)
+        response = _transport.handle_request(request)
         try:
             chunks: list[bytes] = []
             size = 0
