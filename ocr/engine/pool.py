@@ -117,7 +117,7 @@ def _pool_run(
 ) -> None:
     pool = pool_get()
 
-    def stopped(exc: BaseException, message: str) -> Exception:
+    def stopped(message: str) -> Exception:
         if retry_allowed and getattr(pool, "ocr_killed_for_overrun", False):
             return _KilledForAnother()
         pool_discard(pool)
@@ -126,7 +126,7 @@ def _pool_run(
     try:
         futures: list[Future] = [pool.submit(fn, item) for item in items]
     except (BrokenProcessPool, RuntimeError) as exc:
-        raise stopped(exc, "The OCR engine is restarting; try again.") from exc
+        raise stopped("The OCR engine is restarting; try again.") from exc
     workers = max(1, settings.OCR_WORKERS)
     submitted = time.monotonic()
     finished: list[float] = []
@@ -145,7 +145,7 @@ def _pool_run(
                     f"Page {len(results) + 1} took longer than {timeout_s:g} s to read.",
                 ) from exc
             except (BrokenProcessPool, CancelledError) as exc:
-                raise stopped(exc, "The OCR worker stopped while reading a page.") from exc
+                raise stopped("The OCR worker stopped while reading a page.") from exc
             except PageDecodeError as exc:
                 raise ApiError(
                     400,
