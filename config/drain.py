@@ -10,9 +10,10 @@ pooled client (httpx, the `mistralai` SDK, requests) sends its next request on t
 connection and gets "server disconnected" instead of an answer.
 
 So the WSGI application here reads the rest of the body itself, before the response
-goes out, up to `DRAIN_MAX_BYTES`; a body announced larger than that (an oversized
-upload answered 413 from its Content-Length) is left to gunicorn, which closes the
-connection as before. A body the application read to the end costs one empty read.
+goes out, up to the largest body any endpoint accepts (`OCR_004_MAX_BYTES` as base64 in
+JSON) and for at most `DRAIN_MAX_SECONDS`; a body announced larger than that (an
+oversized upload answered 413 from its Content-Length) is left to gunicorn, which closes
+the connection as before. A body the application read to the end costs one empty read.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-DRAIN_MAX_BYTES = 32 * 1024 * 1024
 DRAIN_MAX_SECONDS = 10.0
 _STEP = 256 * 1024
 
@@ -35,13 +35,23 @@ def _announced_length(environ: dict[str, Any]) -> int | None:
         return None
 
 
+def largest_accepted_body() -> int:
+    from django.conf import settings
+
+    from ocr.endpoint import BODY_OVERHEAD_BYTES
+
+    return settings.OCR_004_MAX_BYTES * 4 // 3 + BODY_OVERHEAD_BYTES
+
+
 def drain_request_body(
     environ: dict[str, Any],
     *,
-    max_bytes: int = DRAIN_MAX_BYTES,
+    max_bytes: int | None = None,
     max_seconds: float = DRAIN_MAX_SECONDS,
 ) -> None:
     """Read and drop the unread rest of the request body, within the byte and time caps."""
+    if max_bytes is None:
+        max_bytes = largest_accepted_body()
     stream = environ.get("wsgi.input")
     if stream is None:
         return
