@@ -120,14 +120,14 @@ def _reserve_sql() -> str:
 WITH {_CONFIG_CTE}, balance_ok AS (
   SELECT 1 FROM {CreditAccount._meta.db_table}
   WHERE organization_id = %s AND balance_micros >= reserved_micros + %s
-  FOR UPDATE
+  FOR NO KEY UPDATE
 ), key_ok AS (
   SELECT 1 FROM {ApiKey._meta.db_table}
   WHERE id = %s AND EXISTS (SELECT 1 FROM balance_ok) AND (
     limit_micros IS NULL
     OR (CASE WHEN {stale} THEN 0 ELSE period_usage_micros END)
        + period_reserved_micros + %s <= limit_micros)
-  FOR UPDATE
+  FOR NO KEY UPDATE
 ), account AS (
   UPDATE {CreditAccount._meta.db_table} SET reserved_micros = reserved_micros + %s
   WHERE organization_id = %s AND EXISTS (SELECT 1 FROM key_ok)
@@ -156,11 +156,14 @@ def reserve_in_one_statement(
     """(None, reservation), or (the limit that refused, None) and nothing changed.
 
     All or nothing in one statement, so it needs no transaction of its own: the account
-    row, then the key row, are locked (`FOR UPDATE`, which in READ COMMITTED waits for a
-    concurrent writer and re-checks its condition on the row's newest version) only when
+    row, then the key row, are locked (`FOR NO KEY UPDATE`, which in READ COMMITTED waits
+    for a concurrent writer and re-checks its condition on the row's newest version) only when
     the balance, then the key's limit, cover the amount; the holds and the reservation
     row are written only when both were locked. Nothing can change a locked row before
-    this statement's own updates, so the checks hold for them.
+    this statement's own updates, so the checks hold for them. `NO KEY` is the lock the
+    UPDATE takes anyway: it excludes other writers but not the foreign-key checks (`FOR
+    KEY SHARE`) that concurrent requests' inserts of reservations and usage records make
+    on the same key row, which a plain `FOR UPDATE` would make wait.
     """
     ts = connection.ops.adapt_datetimefield_value
     values = {

@@ -15,10 +15,33 @@ accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
 
 
 def post_worker_init(worker):
-    """Start this worker's OCR pool in the background, so the first OCR request does not
-    pay for spawning the engine process and loading its models (several seconds)."""
+    """Freeze what the loaded application holds out of the garbage collector's reach, then
+    start this worker's OCR pool in the background."""
+    if os.environ.get("GUNICORN_GC_FREEZE", "1") == "1":
+        _freeze_loaded_application()
     if os.environ.get("OCR_WARM_ON_START", "1") != "1":
         return
+    _warm_ocr_pool(worker)
+
+
+def _freeze_loaded_application():
+    """Import every view (through the URLconf), then move every object alive now into
+    the collector's permanent generation (gc.freeze). A full collection otherwise walks
+    the whole loaded Django application each time, holding the GIL for tens of
+    milliseconds while every thread of the worker waits: the tail of the latency under
+    load (docs/providers.md, bench/gateway.py)."""
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - imports the URLconf and every view
+    gc.collect()
+    gc.freeze()
+
+
+def _warm_ocr_pool(worker):
+    """The first OCR request does not pay for spawning the engine process and loading its
+    models (several seconds)."""
     import threading
 
     def warm() -> None:
