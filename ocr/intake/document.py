@@ -32,6 +32,8 @@ class Document:
     pages: list[int]
     filename: str | None = None
     password: str | None = None
+    # An image's first frame in pixels, as read when it was checked; None for a PDF.
+    image_size: tuple[int, int] | None = None
 
     @property
     def is_pdf(self) -> bool:
@@ -55,10 +57,11 @@ def document_open(
             f"Unsupported file type: this looks like {media_type_describe(data)}. "
             "Send PNG, JPEG, GIF, WebP, BMP, TIFF or PDF.",
         )
+    image_size = None
     if media_type == "application/pdf":
         page_count = _pdf_check(data, password=password, pages=pages)
     else:
-        page_count = _image_check(data, media_type=media_type)
+        page_count, image_size = _image_check(data, media_type=media_type)
     selected = pages_select(pages=pages, page_count=page_count)
     if len(selected) > settings.OCR_MAX_PAGES:
         raise ApiError(
@@ -74,6 +77,7 @@ def document_open(
         pages=selected,
         filename=filename,
         password=password,
+        image_size=image_size,
     )
 
 
@@ -126,7 +130,8 @@ def image_header_open(data: bytes) -> Image.Image:
             ) from exc
 
 
-def _image_check(data: bytes, *, media_type: str) -> int:
+def _image_check(data: bytes, *, media_type: str) -> tuple[int, tuple[int, int]]:
+    """(frame count, first frame's size in pixels), or 400/413 for a damaged or huge image."""
     image = image_header_open(data)
     max_pixels = settings.OCR_MAX_IMAGE_PIXELS
     frames = 1
@@ -158,7 +163,7 @@ def _image_check(data: bytes, *, media_type: str) -> int:
     if width * height > max_pixels:
         raise _too_many_pixels(width, height)
     _image_first_frame_verify(image, media_type=media_type, data=data)
-    return max(frames, 1)
+    return max(frames, 1), (width, height)
 
 
 def _image_first_frame_verify(image: Image.Image, *, media_type: str, data: bytes) -> None:

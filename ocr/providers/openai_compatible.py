@@ -105,7 +105,10 @@ class OpenAICompatibleClient(ProviderClient):
                 }
             ]
             answer = self.chat(model=model, messages=messages)
-            width, height = _image_size(data)
+            if data is document.data and document.image_size:  # sent as it came
+                width, height = document.image_size
+            else:
+                width, height = _image_size(data)
             page = PageResult(
                 index=index, markdown=_unfenced(answer.content), width=width, height=height
             )
