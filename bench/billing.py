@@ -15,7 +15,9 @@ Measures, in this process against the configured database (migrated first):
   - baselines of the machine: one `SELECT 1` round trip, and one single-row UPDATE in
     autocommit (its commit waits for the WAL fsync, as a settlement's does).
 With more than one thread, every thread uses the same key and tenant (the contended
-case: they serialize on the same rows). Prints median and p99 in milliseconds.
+case: they serialize on the same rows), and "reserve+settle, own tenant" gives each
+thread a tenant and key of its own. Prints median and p99 in milliseconds, and "db cpu
+ms": what the PostgreSQL server processes spent per operation (Linux /proc).
 A throwaway tenant is created; its rows stay (the ledger is append-only).
 """
 
@@ -44,13 +46,20 @@ def percentile(samples: list[float], fraction: float) -> float:
 
 def measure(
     name: str, step: Callable[[int], None], *, iterations: int, threads: int
-) -> tuple[str, int, float, float, float]:
-    """Run `step(i)` `iterations` times per thread; (name, threads, median, p99, ops/s)."""
+) -> tuple[str, int, float, float, float, float]:
+    """Run `step(i)` `iterations` times per thread (thread n passes i from n * 1,000,000);
+    (name, threads, median, p99, ops/s, database CPU ms per operation)."""
     from django.db import connections
+
+    from bench.gateway import database_cpu_since, database_cpu_ticks
 
     samples: list[float] = []
     lock = threading.Lock()
     barrier = threading.Barrier(threads)
+    # The threads' database sessions end with them, taking their CPU figures along:
+    # read them while every thread has finished but still holds its connection.
+    finished = threading.Barrier(threads + 1)
+    measured = threading.Event()
 
     def worker(offset: int) -> None:
         local = []
@@ -61,25 +70,32 @@ def measure(
                 step(offset + i)
                 local.append((time.perf_counter() - started) * 1000)
         finally:
+            finished.wait()
+            measured.wait()
             connections.close_all()
         with lock:
             samples.extend(local)
 
     for i in range(min(50, iterations)):  # warm connections, caches and statements
         step(10_000_000 + i)
+    database_before = database_cpu_ticks()
     began = time.perf_counter()
     pool = [threading.Thread(target=worker, args=(n * 1_000_000,)) for n in range(threads)]
     for thread in pool:
         thread.start()
+    finished.wait()
+    elapsed = time.perf_counter() - began
+    database_ms = 1000 * database_cpu_since(database_before) / (threads * iterations)
+    measured.set()
     for thread in pool:
         thread.join()
-    elapsed = time.perf_counter() - began
     return (
         name,
         threads,
         statistics.median(samples),
         percentile(samples, 0.99),
         len(samples) / elapsed,
+        database_ms,
     )
 
 
@@ -120,6 +136,22 @@ def main() -> None:
     def reserve_settle(i: int) -> None:
         reservation = reservation_create(
             api_key=key, amount_micros=1_055, request_id=f"req_b{run}s{next(ids)}"
+        )
+        reservation_settle(reservation=reservation, price=fixed_price, usage=usage)
+
+    most_threads = max(int(t) for t in args.threads.split(","))
+    own_keys = []
+    for number in range(most_threads):
+        own = organization_create(slug=f"bench-billing-{run}-{number}")
+        credits_add(organization=own, amount_micros=10**12, idempotency_key=f"bench:{run}:{number}")
+        own_key = api_key_create(organization=own, name="bench", limit_micros=10**12)[0]
+        own_keys.append(type(own_key).objects.select_related("organization").get(pk=own_key.pk))
+
+    def reserve_settle_own_tenant(i: int) -> None:
+        reservation = reservation_create(
+            api_key=own_keys[i // 1_000_000 % most_threads],
+            amount_micros=1_055,
+            request_id=f"req_b{run}o{next(ids)}",
         )
         reservation_settle(reservation=reservation, price=fixed_price, usage=usage)
 
@@ -183,6 +215,15 @@ def main() -> None:
                 threads=threads,
             )
         )
+        if threads > 1:
+            rows.append(
+                measure(
+                    "reserve+settle, own tenant (async)",
+                    reserve_settle_own_tenant,
+                    iterations=args.iterations,
+                    threads=threads,
+                )
+            )
         settings.BILLING_SYNCHRONOUS_CHARGES = True
         rows.append(
             measure(
@@ -208,9 +249,12 @@ def main() -> None:
             )
         )
         settings.REDIS_URL = redis_url
-    print(f"{'operation':<24}{'threads':>8}{'median ms':>12}{'p99 ms':>10}{'ops/s':>10}")
-    for name, threads, median, p99, rate in rows:
-        print(f"{name:<24}{threads:>8}{median:>12.3f}{p99:>10.3f}{rate:>10.0f}")
+    print(
+        f"{'operation':<36}{'threads':>8}{'median ms':>12}{'p99 ms':>10}{'ops/s':>10}"
+        f"{'db cpu ms':>11}"
+    )
+    for name, threads, median, p99, rate, database_ms in rows:
+        print(f"{name:<36}{threads:>8}{median:>12.3f}{p99:>10.3f}{rate:>10.0f}{database_ms:>11.3f}")
 
 
 if __name__ == "__main__":
