@@ -43,6 +43,15 @@ def largest_accepted_body() -> int:
     return settings.OCR_004_MAX_BYTES * 4 // 3 + BODY_OVERHEAD_BYTES
 
 
+def _bounded(stream: Any) -> bool:
+    """Whether reading `stream` ends with the request's body: gunicorn's, and Django's
+    LimitedStream (runserver, live test servers). PEP 3333 lets another server hand over
+    the raw socket, where a read past the body would wait for the next request."""
+    from django.core.handlers.wsgi import LimitedStream
+
+    return isinstance(stream, LimitedStream) or type(stream).__module__.startswith("gunicorn.")
+
+
 def drain_request_body(
     environ: dict[str, Any],
     *,
@@ -53,7 +62,7 @@ def drain_request_body(
     if max_bytes is None:
         max_bytes = largest_accepted_body()
     stream = environ.get("wsgi.input")
-    if stream is None:
+    if stream is None or not _bounded(stream):
         return
     length = _announced_length(environ)
     if length is None or length > max_bytes:

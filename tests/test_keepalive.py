@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
+from django.core.handlers.wsgi import LimitedStream
 
 from config.drain import drain_request_body
 
@@ -123,14 +124,27 @@ def test_a_chunked_body_is_drained_too(gunicorn_port):
 
 
 def test_drain_stops_at_its_byte_cap():
-    stream = io.BytesIO(b"z" * 1000)
-    drain_request_body({"wsgi.input": stream, "CONTENT_LENGTH": "1000"}, max_bytes=400)
-    assert stream.tell() == 0  # announced larger than the cap: left to the server
+    raw = io.BytesIO(b"z" * 1000)
+    drain_request_body(
+        {"wsgi.input": LimitedStream(raw, 1000), "CONTENT_LENGTH": "1000"}, max_bytes=400
+    )
+    assert raw.tell() == 0  # announced larger than the cap: left to the server
 
-    stream = io.BytesIO(b"z" * 1000)
-    drain_request_body({"wsgi.input": stream, "CONTENT_LENGTH": "1000"}, max_bytes=4000)
-    assert stream.tell() == 1000
+    raw = io.BytesIO(b"z" * 1000)
+    drain_request_body(
+        {"wsgi.input": LimitedStream(raw, 1000), "CONTENT_LENGTH": "1000"}, max_bytes=4000
+    )
+    assert raw.tell() == 1000
 
-    stream = io.BytesIO(b"z" * 1000)
-    drain_request_body({"wsgi.input": stream, "HTTP_TRANSFER_ENCODING": "chunked"}, max_bytes=300)
-    assert stream.tell() == 300
+    raw = io.BytesIO(b"z" * 1000)
+    drain_request_body(
+        {"wsgi.input": LimitedStream(raw, 1000), "HTTP_TRANSFER_ENCODING": "chunked"},
+        max_bytes=300,
+    )
+    assert raw.tell() == 300
+
+
+def test_a_stream_that_may_not_end_with_the_body_is_left_alone():
+    raw = io.BytesIO(b"z" * 1000)  # what a server handing over its socket file looks like
+    drain_request_body({"wsgi.input": raw, "CONTENT_LENGTH": "10"}, max_bytes=4000)
+    assert raw.tell() == 0
