@@ -2,8 +2,8 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
-from config.drain import with_body_drained
+from config.bodies import with_whole_bodies
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-# Unread request bodies are read to the end, so keep-alive connections stay usable.
-application = with_body_drained(get_wsgi_application())
+# Chunked bodies get a length; unread bodies are read to the end (keep-alive stays usable).
+application = with_whole_bodies(get_wsgi_application())

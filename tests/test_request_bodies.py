@@ -1,0 +1,250 @@
+"""Request bodies at the WSGI boundary (config/bodies.py), through real gunicorn.
+
+- A request answered before its body was read leaves its keep-alive connection usable:
+  gunicorn alone drains at most 64 KiB of an unread body and otherwise closes the
+  connection it has just announced as keep-alive, so a pooled client's next request on
+  it failed with "server disconnected".
+- A chunked body (no Content-Length) reaches the endpoint: Django reads a body only up
+  to CONTENT_LENGTH, so it used to see an empty one.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.core.handlers.wsgi import LimitedStream
+
+from config.bodies import drain_request_body, with_whole_bodies
+
+ROOT = Path(__file__).resolve().parents[1]
+MALFORMED_KEY = "sk-ar-not-a-real-key"  # refused before any database lookup: 401
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _manage(env: dict, *args: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory) -> tuple[int, str]:
+    """(port, an API key of a funded tenant) of a gunicorn on its own SQLite database."""
+    port = _free_port()
+    database = tmp_path_factory.mktemp("bodies") / "db.sqlite3"
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "REDIS_URL": "",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_THREADS": "2",
+        "OCR_WARM_ON_START": "0",
+        "LOG_LEVEL": "ERROR",
+    }
+    _manage(env, "migrate", "--noinput", "-v", "0")
+    _manage(env, "create_tenant", "bodies", "--owner-email", "bodies@example.test")
+    _manage(env, "add_credits", "bodies", "1")
+    secret = _manage(env, "create_key", "bodies", "--rpm", "100000")
+    process = subprocess.Popen(
+        [
+            str(Path(sys.executable).with_name("gunicorn")),
+            "-c",
+            "config/gunicorn.py",
+            "config.wsgi",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError("gunicorn exited") from None
+            time.sleep(0.2)
+    yield port, secret
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(20)
+
+
+def _send(conn, path: str, body, *, key: str, content_type: str, chunked: bool = False):
+    conn.request(
+        "POST",
+        path,
+        body=body,
+        headers={"Authorization": f"Bearer {key}", "Content-Type": content_type},
+        encode_chunked=chunked,
+    )
+    response = conn.getresponse()
+    return response.status, response.getheader("Connection"), response.read()
+
+
+@pytest.mark.parametrize(
+    "path,content_type",
+    [
+        ("/v1/ocr", "application/json"),
+        ("/api/v1/ocr/extract", "multipart/form-data; boundary=zz"),
+        ("/ocr", "text/plain"),
+    ],
+)
+def test_the_next_request_on_the_connection_is_answered(server, path, content_type):
+    port, _ = server
+    body = b"x" * (2 * 1024 * 1024)  # far above gunicorn's own 64 KiB drain
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        for _ in range(3):
+            status, connection, payload = _send(
+                conn, path, body, key=MALFORMED_KEY, content_type=content_type
+            )
+            assert status == 401, payload[:200]
+            assert b"invalid_api_key" in payload
+            assert connection == "keep-alive"
+    finally:
+        conn.close()
+
+
+def test_an_unread_chunked_body_is_drained_too(server):
+    port, _ = server
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        for _ in range(2):
+            status, _, _ = _send(
+                conn,
+                "/v1/ocr",
+                iter([b"y" * 300_000] * 4),
+                key=MALFORMED_KEY,
+                content_type="application/json",
+                chunked=True,
+            )
+            assert status == 401
+    finally:
+        conn.close()
+
+
+def test_a_chunked_body_reaches_the_endpoint(server):
+    port, secret = server
+    damaged = json.dumps({"base64": base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 40).decode()})
+    body = damaged.encode()
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        for _ in range(2):  # and the connection stays usable
+            status, _, payload = _send(
+                conn,
+                "/v1/ocr",
+                iter([body[:10], body[10:]]),
+                key=secret,
+                content_type="application/json",
+                chunked=True,
+            )
+            # The document was read and judged (damaged), not reported missing.
+            assert status == 400, payload[:300]
+            assert json.loads(payload)["error"]["code"] == "invalid_document"
+    finally:
+        conn.close()
+
+
+def _app_seeing(seen: dict):
+    def app(environ, start_response):
+        seen["length"] = environ.get("CONTENT_LENGTH")
+        seen["body"] = environ["wsgi.input"].read()
+        start_response("200 OK", [])
+        return [b""]
+
+    return app
+
+
+def _chunked_environ(body: bytes) -> dict:
+    return {
+        "wsgi.input": LimitedStream(io.BytesIO(body), len(body)),
+        "HTTP_TRANSFER_ENCODING": "chunked",
+    }
+
+
+def test_a_chunked_body_is_handed_on_with_its_length():
+    seen: dict = {}
+    with_whole_bodies(_app_seeing(seen))(_chunked_environ(b"abc" * 1000), lambda *a: None)
+    assert seen == {"length": "3000", "body": b"abc" * 1000}
+
+
+def test_a_chunked_body_over_the_limit_is_announced_over_it(settings):
+    settings.OCR_004_MAX_BYTES = 3000  # largest accepted body: 4000 + 64 KiB
+    from config.bodies import largest_accepted_body
+
+    limit = largest_accepted_body()
+    seen: dict = {}
+    with_whole_bodies(_app_seeing(seen))(_chunked_environ(b"z" * (limit + 5000)), lambda *a: None)
+    assert seen["length"] == str(limit + 1)
+    assert len(seen["body"]) == limit + 1
+
+
+def test_a_broken_chunked_body_is_a_400():
+    class Broken(io.RawIOBase):
+        def read(self, size=-1):
+            raise OSError("client went away")
+
+    environ = {
+        "wsgi.input": LimitedStream(Broken(), 10**6),
+        "HTTP_TRANSFER_ENCODING": "chunked",
+    }
+    statuses = []
+    body = with_whole_bodies(_app_seeing({}))(
+        environ, lambda status, headers: statuses.append(status)
+    )
+    assert statuses == ["400 Bad Request"]
+    assert json.loads(b"".join(body))["error"]["code"] == "invalid_request_body"
+
+
+def test_drain_stops_at_its_byte_cap():
+    raw = io.BytesIO(b"z" * 1000)
+    drain_request_body(
+        {"wsgi.input": LimitedStream(raw, 1000), "CONTENT_LENGTH": "1000"}, max_bytes=400
+    )
+    assert raw.tell() == 0  # announced larger than the cap: left to the server
+
+    raw = io.BytesIO(b"z" * 1000)
+    drain_request_body(
+        {"wsgi.input": LimitedStream(raw, 1000), "CONTENT_LENGTH": "1000"}, max_bytes=4000
+    )
+    assert raw.tell() == 1000
+
+    raw = io.BytesIO(b"z" * 1000)
+    drain_request_body(
+        {"wsgi.input": LimitedStream(raw, 1000), "HTTP_TRANSFER_ENCODING": "chunked"},
+        max_bytes=300,
+    )
+    assert raw.tell() == 300
+
+
+def test_a_stream_that_may_not_end_with_the_body_is_left_alone():
+    raw = io.BytesIO(b"z" * 1000)  # what a server handing over its socket file looks like
+    drain_request_body({"wsgi.input": raw, "CONTENT_LENGTH": "10"}, max_bytes=4000)
+    assert raw.tell() == 0
