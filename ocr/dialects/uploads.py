@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from typing import Any
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
-from django.utils.text import get_valid_filename
 
 from config.api import ApiError
 from ocr.dialects.common import MiB, request_body, word_count
@@ -26,13 +26,22 @@ from ocr.types import DocumentSource, OcrRequest
 
 DIALECT = "upload"
 MAX_BYTES = 20 * MiB
+_UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
 KEY_RE = re.compile(r"ocr/(?P<owner>[A-Za-z0-9_\-]{1,60})/(?P<name>[A-Za-z0-9._\-]{1,255})")
 
 
 def _safe_filename(name: str | None) -> str:
+    """The client's file name as a storage name a key can carry: ASCII letters, digits,
+    `.`, `_` and `-` only (accents dropped, anything else `_`), no directory part, no
+    leading dot, at most 120 characters and its extension; `upload` when nothing is left."""
     base = os.path.basename((name or "").replace("\\", "/"))
-    safe = get_valid_filename(base)[:120] if base else ""
-    return safe.lstrip(".") or "upload"
+    ascii_name = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
+    safe = _UNSAFE_RUN.sub("_", ascii_name.strip())
+    stem, extension = os.path.splitext(safe)
+    if not re.fullmatch(r"\.[A-Za-z0-9]{1,10}", extension):
+        stem, extension = safe, ""
+    stem = stem.strip("._-")[:120]
+    return f"{stem or 'upload'}{extension}"
 
 
 def upload_create(*, api_key, upload: Any) -> StoredUpload:

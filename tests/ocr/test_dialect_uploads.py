@@ -105,6 +105,21 @@ def test_a_hostile_filename_stays_inside_the_tenant_folder(x_client, funded):
     assert ".." not in key
 
 
+@pytest.mark.parametrize(
+    "name", ["ünïcødé 文件.png", "文件.png", "  ", "%2e%2e%2f.png", ".htaccess", "a\x00b.png"]
+)
+def test_any_file_name_gives_a_key_that_can_be_fetched(x_client, name):
+    """The key is made of what a key may hold, whatever the client named its file."""
+    response = upload(x_client, name=name)
+    assert response.status_code == 200, response.content
+    key = response.json()["key"]
+
+    fetched = x_client.get(f"/api/files/{key}")
+
+    assert fetched.status_code == 200
+    assert b"".join(fetched.streaming_content) == phototest_png()
+
+
 def test_another_tenants_key_is_file_not_found(x_client, api_key_b):
     key = upload(x_client).json()["key"]
 
