@@ -23,3 +23,9 @@ if settings.DEBUG or os.environ.get("BENCH_BARE_VIEW") == "1":
     from ocr.bench_views import bench_bare
 
     urlpatterns.append(path("bench/bare", bench_bare, name="bench-bare"))
+
+# Django's own 400/403/404/500 answers, as the JSON envelope on API paths.
+handler400 = "config.errors.bad_request"
+handler403 = "config.errors.permission_denied"
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"

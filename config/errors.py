@@ -1,0 +1,54 @@
+"""Django's own error pages, as the API's JSON envelope on API paths.
+
+Errors raised inside a DRF view already come out as `{"error": {"code", "message"}}`.
+These handlers cover what Django answers itself: an unknown URL (404), a request it
+refuses before any view runs or while reading a form (400: too many fields, a
+suspicious file name, a disallowed host), a CSRF refusal (403) and a crash (500). An
+API client gets the envelope with a stable code; the dashboard keeps Django's pages.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.views import defaults
+
+API_PREFIXES = ("/api/", "/v1/", "/stripe/")
+API_PATHS = ("/ocr", "/healthz")
+
+
+def is_api_request(request: HttpRequest) -> bool:
+    path = request.path_info
+    return path.startswith(API_PREFIXES) or path in API_PATHS or path.startswith("/ocr/")
+
+
+def _envelope(status: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not is_api_request(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, TooManyFieldsSent):
+        return _envelope(400, "invalid_request_body", "The form has too many fields.")
+    if isinstance(exception, RequestDataTooBig):
+        return _envelope(400, "invalid_request_body", "The form's fields are too large.")
+    return _envelope(400, "invalid_request", "The request could not be read.")
+
+
+def permission_denied(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not is_api_request(request):
+        return defaults.permission_denied(request, exception)
+    return _envelope(403, "forbidden", "This request is not allowed.")
+
+
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    if not is_api_request(request):
+        return defaults.page_not_found(request, exception)
+    return _envelope(404, "not_found", f"No such endpoint: {request.method} {request.path_info}")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if not is_api_request(request):
+        return defaults.server_error(request)
+    return _envelope(500, "internal_error", "Something went wrong on our side.")

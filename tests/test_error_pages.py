@@ -1,0 +1,47 @@
+"""What Django answers itself comes out as the API's JSON envelope on API paths."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.mark.parametrize("path", ["/v1/nope", "/api/v2/ocr", "/ocr/extra", "/api/files"])
+def test_an_unknown_api_path_is_a_json_404(client, path, db):
+    response = client.post(path, {}, content_type="application/json")
+
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "not_found"
+
+
+def test_an_unknown_dashboard_path_keeps_the_html_page(client, db):
+    response = client.get("/dashboard/nope/")
+
+    assert response.status_code == 404
+    assert response["Content-Type"].startswith("text/html")
+
+
+def test_too_many_form_fields_is_a_json_400_and_costs_nothing(client_for, api_key, funded_org_a):
+    from billing.selectors import credits_available_micros
+
+    before = credits_available_micros(organization=funded_org_a)
+    fields = {f"field{number}": "x" for number in range(500)}  # over DATA_UPLOAD_MAX_NUMBER_FIELDS
+
+    response = client_for(api_key[1]).post("/ocr", fields)
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request_body"
+    assert credits_available_micros(organization=funded_org_a) == before
+
+
+def test_a_crash_is_a_json_500_on_api_paths_only(rf):
+    from config.errors import server_error
+
+    api = server_error(rf.post("/v1/ocr"))
+    page = server_error(rf.get("/dashboard/"))
+
+    assert api.status_code == 500 and api["Content-Type"] == "application/json"
+    assert api.content == (
+        b'{"error": {"code": "internal_error", "message": "Something went wrong on our side."}}'
+    )
+    assert page.status_code == 500 and page["Content-Type"].startswith("text/html")
