@@ -6,7 +6,8 @@ dechunked by gunicorn, but Django reads a body only up to CONTENT_LENGTH, which 
 absent: it saw an empty body and the client got a misleading 400 ("image is required").
 Such a body is read here first, into a spooled file (memory up to Django's
 FILE_UPLOAD_MAX_MEMORY_SIZE, then disk), up to the largest body any endpoint accepts,
-and handed on with its length. One larger than that is handed on with a length one
+and handed on with its length, when the request presents a well-formed API key (a
+caller without one is refused before its body is written anywhere). One larger than that is handed on with a length one
 above the limit, so the endpoint answers its own 413 without reading it.
 
 Unread rests. An API answers many requests before reading their bodies: 401, 429 and
@@ -76,6 +77,18 @@ _BROKEN_BODY = (
 )
 
 
+def _presents_a_key(environ: dict[str, Any]) -> bool:
+    """A well-formed API key in the headers (format and checksum, no database): a caller
+    without one gets its 401 without its body being spooled to disk first."""
+    from keys import crypto
+
+    header = environ.get("HTTP_AUTHORIZATION", "")
+    scheme, _, secret = header.partition(" ")
+    if not header or scheme.lower() != "bearer":
+        secret = environ.get("HTTP_X_API_KEY", "")
+    return crypto.parse(secret.strip()) is not None
+
+
 def spool_chunked_body(environ: dict[str, Any], *, max_bytes: int | None = None) -> bool:
     """Replace a chunked body of unknown length by a file of known length; True if done."""
     stream = environ.get("wsgi.input")
@@ -84,6 +97,7 @@ def spool_chunked_body(environ: dict[str, Any], *, max_bytes: int | None = None)
         or not _chunked(environ)
         or environ.get("CONTENT_LENGTH")
         or not _bounded(stream)
+        or not _presents_a_key(environ)
     ):
         return False
     from django.conf import settings

@@ -182,10 +182,13 @@ def _app_seeing(seen: dict):
     return app
 
 
-def _chunked_environ(body: bytes) -> dict:
+def _chunked_environ(body: bytes, *, key: str | None = None) -> dict:
+    from keys import crypto
+
     return {
         "wsgi.input": LimitedStream(io.BytesIO(body), len(body)),
         "HTTP_TRANSFER_ENCODING": "chunked",
+        "HTTP_AUTHORIZATION": f"Bearer {key or crypto.generate('api').secret}",
     }
 
 
@@ -193,6 +196,15 @@ def test_a_chunked_body_is_handed_on_with_its_length():
     seen: dict = {}
     with_whole_bodies(_app_seeing(seen))(_chunked_environ(b"abc" * 1000), lambda *a: None)
     assert seen == {"length": "3000", "body": b"abc" * 1000}
+
+
+def test_a_chunked_body_without_a_well_formed_key_is_not_spooled():
+    seen: dict = {}
+    environ = _chunked_environ(b"abc" * 1000, key="sk-ar-not-a-real-key")
+
+    with_whole_bodies(_app_seeing(seen))(environ, lambda *a: None)
+
+    assert seen["length"] is None  # left as it came: the endpoint answers 401
 
 
 def test_a_chunked_body_over_the_limit_is_announced_over_it(settings):
@@ -211,10 +223,7 @@ def test_a_broken_chunked_body_is_a_400():
         def read(self, size=-1):
             raise OSError("client went away")
 
-    environ = {
-        "wsgi.input": LimitedStream(Broken(), 10**6),
-        "HTTP_TRANSFER_ENCODING": "chunked",
-    }
+    environ = {**_chunked_environ(b""), "wsgi.input": LimitedStream(Broken(), 10**6)}
     statuses = []
     body = with_whole_bodies(_app_seeing({}))(
         environ, lambda status, headers: statuses.append(status)
