@@ -14,86 +14,32 @@ import base64
 import http.client
 import io
 import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 from django.core.handlers.wsgi import LimitedStream
 
 from config.bodies import drain_request_body, with_whole_bodies
+from tests.live_gunicorn import gunicorn_running, manage, sqlite_env
 
-ROOT = Path(__file__).resolve().parents[1]
 MALFORMED_KEY = "sk-ar-not-a-real-key"  # refused before any database lookup: 401
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _manage(env: dict, *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=120,
-    )
-    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> tuple[int, str]:
     """(port, an API key of a funded tenant) of a gunicorn on its own SQLite database."""
-    port = _free_port()
-    database = tmp_path_factory.mktemp("bodies") / "db.sqlite3"
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{database}",
-        "REDIS_URL": "",
-        "PORT": str(port),
-        "WEB_CONCURRENCY": "1",
-        "GUNICORN_THREADS": "2",
-        "OCR_WARM_ON_START": "0",
-        "LOG_LEVEL": "ERROR",
-    }
-    _manage(env, "migrate", "--noinput", "-v", "0")
-    _manage(env, "create_tenant", "bodies", "--owner-email", "bodies@example.test")
-    _manage(env, "add_credits", "bodies", "1")
-    secret = _manage(env, "create_key", "bodies", "--rpm", "100000")
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "-c",
-            "config/gunicorn.py",
-            "config.wsgi",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
+    env = sqlite_env(
+        tmp_path_factory.mktemp("bodies") / "db.sqlite3",
+        WEB_CONCURRENCY="1",
+        GUNICORN_THREADS="2",
+        OCR_WARM_ON_START="0",
+        LOG_LEVEL="ERROR",
     )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            if process.poll() is not None:
-                raise RuntimeError("gunicorn exited") from None
-            time.sleep(0.2)
-    yield port, secret
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(20)
+    manage(env, "migrate", "--noinput", "-v", "0")
+    manage(env, "create_tenant", "bodies", "--owner-email", "bodies@example.test")
+    manage(env, "add_credits", "bodies", "1")
+    secret = manage(env, "create_key", "bodies", "--rpm", "100000").splitlines()[-1]
+    with gunicorn_running(env):
+        yield int(env["PORT"]), secret
 
 
 def _send(conn, path: str, body, *, key: str, content_type: str, chunked: bool = False):

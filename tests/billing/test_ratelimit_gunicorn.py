@@ -24,6 +24,7 @@ from accounts.services import tenant_create
 from keys.services import api_key_create
 from tests.billing.helpers import SEEDED_TRANSACTIONS
 from tests.billing.test_ratelimit_processes import database_url, needs_postgres, redis_url_or_skip
+from tests.live_gunicorn import manage, sqlite_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -126,25 +127,11 @@ def test_four_gunicorn_workers_share_one_limit(backend):
 )
 def test_four_gunicorn_workers_share_one_limit_on_sqlite(tmp_path):
     """`make run` with no variables at all: a SQLite file shared by the workers."""
-    database = f"sqlite:///{tmp_path / 'burst.sqlite3'}"
-    env = {**os.environ, "DATABASE_URL": database, "REDIS_URL": ""}
-
-    def manage(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "manage.py", *args],
-            cwd=ROOT,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        return done.stdout.strip()
-
-    manage("migrate", "--noinput")
-    manage("create_tenant", "burst", "--owner-email", "burst@example.com")
-    secret = manage("create_key", "burst", "--rpm", "60")
-    process, base = start_gunicorn(database=database, redis_url="")
+    env = sqlite_env(tmp_path / "burst.sqlite3")
+    manage(env, "migrate", "--noinput")
+    manage(env, "create_tenant", "burst", "--owner-email", "burst@example.com")
+    secret = manage(env, "create_key", "burst", "--rpm", "60")
+    process, base = start_gunicorn(database=env["DATABASE_URL"], redis_url="")
     try:
         counts = fire(base, secret)
     finally:

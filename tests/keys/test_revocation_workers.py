@@ -7,92 +7,36 @@ its own keeps this test independent of the suite's test database.
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.live_gunicorn import gunicorn_running, manage, sqlite_env
+
 WORKERS = 3
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
 def server_env(tmp_path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    return env | {
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'workers.sqlite3'}",
-        "FILE_CACHE_DIR": str(tmp_path / "cache"),
-        "PORT": str(free_port()),
-        "WEB_CONCURRENCY": str(WORKERS),
-        "GUNICORN_THREADS": "2",
-        "GUNICORN_ACCESSLOG": "-",
+    return sqlite_env(
+        tmp_path / "workers.sqlite3",
+        FILE_CACHE_DIR=str(tmp_path / "cache"),
+        WEB_CONCURRENCY=str(WORKERS),
+        GUNICORN_THREADS="2",
+        GUNICORN_ACCESSLOG="-",
         # The worker's pid in each access-log line shows which worker answered.
-        "GUNICORN_CMD_ARGS": "--access-logformat 'access %(p)s %(m)s %(U)s %(s)s'",
-    }
-
-
-def manage(env, *args) -> str:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
+        GUNICORN_CMD_ARGS="--access-logformat 'access %(p)s %(m)s %(U)s %(s)s'",
     )
-    assert result.returncode == 0, result.stderr[-2000:]
-    return result.stdout.strip()
 
 
 @pytest.fixture
 def server(server_env, tmp_path):
-    log = open(tmp_path / "gunicorn.log", "w+")  # noqa: SIM115 - read back by the test
-    process = subprocess.Popen(
-        [
-            str(Path(sys.executable).with_name("gunicorn")),
-            "-c",
-            "config/gunicorn.py",
-            "config.wsgi",
-        ],
-        cwd=ROOT,
-        env=server_env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{server_env['PORT']}"
-    deadline = time.monotonic() + 90
-    try:
-        while True:
-            assert process.poll() is None, (tmp_path / "gunicorn.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "gunicorn did not start within 90 s"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+    with (
+        open(tmp_path / "gunicorn.log", "w+") as log,  # read back by the test
+        gunicorn_running(server_env, log=log) as base,
+    ):
         yield base, tmp_path / "gunicorn.log"
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
-        log.close()
 
 
 def burst(base: str, secret: str, count: int = 60) -> list[int]:
