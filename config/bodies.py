@@ -7,8 +7,9 @@ absent: it saw an empty body and the client got a misleading 400 ("image is requ
 Such a body is read here first, into a spooled file (memory up to Django's
 FILE_UPLOAD_MAX_MEMORY_SIZE, then disk), up to the largest body any endpoint accepts,
 and handed on with its length, when the request presents a well-formed API key (a
-caller without one is refused before its body is written anywhere). One larger than that is handed on with a length one
-above the limit, so the endpoint answers its own 413 without reading it.
+caller without one is refused before its body is written anywhere). One larger than
+that is handed on with a length one above the limit, so the endpoint answers its own
+413 without reading it.
 
 Unread rests. An API answers many requests before reading their bodies: 401, 429 and
 402 come before the body is parsed (on purpose: nothing is decoded for a caller who may
@@ -34,6 +35,8 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from django.core.handlers.wsgi import LimitedStream
 
 DRAIN_MAX_SECONDS = 10.0
 _STEP = 256 * 1024
@@ -62,8 +65,6 @@ def largest_accepted_body() -> int:
 
 def _bounded(stream: Any) -> bool:
     """Whether reading `stream` ends with the request's body."""
-    from django.core.handlers.wsgi import LimitedStream
-
     return isinstance(stream, LimitedStream) or type(stream).__module__.startswith("gunicorn.")
 
 
@@ -80,13 +81,15 @@ _BROKEN_BODY = (
 def _presents_a_key(environ: dict[str, Any]) -> bool:
     """A well-formed API key in the headers (format and checksum, no database): a caller
     without one gets its 401 without its body being spooled to disk first."""
+    from config.api import ApiError
     from keys import crypto
+    from keys.authentication import secret_from_meta
 
-    header = environ.get("HTTP_AUTHORIZATION", "")
-    scheme, _, secret = header.partition(" ")
-    if not header or scheme.lower() != "bearer":
-        secret = environ.get("HTTP_X_API_KEY", "")
-    return crypto.parse(secret.strip()) is not None
+    try:
+        secret = secret_from_meta(environ)
+    except ApiError:
+        return False
+    return secret is not None and crypto.parse(secret) is not None
 
 
 def spool_chunked_body(environ: dict[str, Any], *, max_bytes: int | None = None) -> bool:
@@ -133,11 +136,11 @@ def drain_request_body(
     if stream is None or not _bounded(stream):
         return
     length = _announced_length(environ)
+    if length is None or (length == 0 and not _chunked(environ)):
+        return
     if max_bytes is None:
         max_bytes = largest_accepted_body()
-    if length is None or length > max_bytes:
-        return
-    if length == 0 and not _chunked(environ):
+    if length > max_bytes:
         return
     deadline = time.monotonic() + max_seconds
     budget = max_bytes

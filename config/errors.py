@@ -13,13 +13,13 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
-API_PREFIXES = ("/api/", "/v1/", "/stripe/")
+API_PREFIXES = ("/api/", "/v1/", "/stripe/", "/ocr/")
 API_PATHS = ("/ocr", "/healthz")
 
 
 def is_api_request(request: HttpRequest) -> bool:
     path = request.path_info
-    return path.startswith(API_PREFIXES) or path in API_PATHS or path.startswith("/ocr/")
+    return path.startswith(API_PREFIXES) or path in API_PATHS
 
 
 def _envelope(status: int, code: str, message: str) -> JsonResponse:

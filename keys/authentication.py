@@ -18,13 +18,18 @@ from keys.services import api_key_touch
 
 
 def secret_from_request(request) -> str | None:
-    header = request.META.get("HTTP_AUTHORIZATION", "")
+    return secret_from_meta(request.META)
+
+
+def secret_from_meta(meta) -> str | None:
+    """The presented key from request headers (a WSGI environ or `request.META`)."""
+    header = meta.get("HTTP_AUTHORIZATION", "")
     if header:
         scheme, _, value = header.partition(" ")
         if scheme.lower() != "bearer" or not value.strip():
             raise ApiError(401, "invalid_api_key", "Use 'Authorization: Bearer <key>'.")
         return value.strip()
-    api_key = request.META.get("HTTP_X_API_KEY", "").strip()
+    api_key = meta.get("HTTP_X_API_KEY", "").strip()
     return api_key or None
 
 

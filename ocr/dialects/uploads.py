@@ -27,6 +27,7 @@ from ocr.types import DocumentSource, OcrRequest
 DIALECT = "upload"
 MAX_BYTES = 20 * MiB
 _UNSAFE_RUN = re.compile(r"[^A-Za-z0-9._-]+")
+_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,10}")
 KEY_RE = re.compile(r"ocr/(?P<owner>[A-Za-z0-9_\-]{1,60})/(?P<name>[A-Za-z0-9._\-]{1,255})")
 
 
@@ -38,7 +39,7 @@ def _safe_filename(name: str | None) -> str:
     ascii_name = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
     safe = _UNSAFE_RUN.sub("_", ascii_name.strip())
     stem, extension = os.path.splitext(safe)
-    if not re.fullmatch(r"\.[A-Za-z0-9]{1,10}", extension):
+    if not _EXTENSION.fullmatch(extension):
         stem, extension = safe, ""
     stem = stem.strip("._-")[:120]
     return f"{stem or 'upload'}{extension}"

@@ -8,7 +8,6 @@ exactly how many requests the limiter let through, without running any OCR.
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -24,7 +23,7 @@ from accounts.services import tenant_create
 from keys.services import api_key_create
 from tests.billing.helpers import SEEDED_TRANSACTIONS
 from tests.billing.test_ratelimit_processes import database_url, needs_postgres, redis_url_or_skip
-from tests.live_gunicorn import manage, sqlite_env
+from tests.live_gunicorn import manage, sqlite_env, stop
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -73,15 +72,6 @@ def start_gunicorn(*, database: str, redis_url: str) -> tuple[subprocess.Popen, 
             time.sleep(0.2)
     process.kill()
     raise RuntimeError("gunicorn did not start within 60 s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(5)
 
 
 def fire(base: str, secret: str, count: int = 200) -> dict[int, int]:
