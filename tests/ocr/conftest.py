@@ -205,3 +205,19 @@ def _ocr_pool_shutdown():
     from ocr.engine.pool import pool_shutdown
 
     pool_shutdown()
+
+
+# The dialect tests' fixtures, for this folder only: their `client` is an authenticated
+# one, which must not replace pytest-django's plain `client` in the rest of the suite (a
+# module's `pytest_plugins` registers them for every test collected after it). Last in
+# this file: dialect_support imports the scoring helpers above.
+from tests.ocr.dialect_fixtures import (  # noqa: E402, F401
+    broke_client,
+    client,
+    file_server,
+    funded,
+    limited_client,
+    local_provider,
+    management_client,
+    secret,
+)

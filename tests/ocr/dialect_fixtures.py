@@ -1,4 +1,4 @@
-"""Fixtures of the dialect tests, loaded with `pytest_plugins = ["tests.ocr.dialect_fixtures"]`.
+"""Fixtures of the dialect tests, made available to tests/ocr by its conftest.py.
 
 A funded tenant with an API key; an empty tenant for 402; a key with a one-per-minute
 limit for 429; a management key; a local file server for URL sources; the seeded local

@@ -1,6 +1,6 @@
 """Helpers of the dialect tests: corpus documents, encodings, clients and assertions.
 
-The fixtures are in `dialect_fixtures.py` (loaded as a pytest plugin).
+The fixtures are in `dialect_fixtures.py` (offered to tests/ocr by its conftest.py).
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from tests.ocr.dialect_support import (
     phototest_png,
 )
 
-pytest_plugins = ["tests.ocr.dialect_fixtures", "tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures"]
 
 URL = "/api/v1/ocr/extract"
 pytestmark = pytest.mark.django_db(transaction=False)

@@ -25,7 +25,7 @@ from tests.ocr.dialect_support import (
     phototest_png,
 )
 
-pytest_plugins = ["tests.ocr.dialect_fixtures", "tests.fakes.fixtures"]
+pytest_plugins = ["tests.fakes.fixtures"]
 pytestmark = pytest.mark.django_db
 
 URL = "/api/ocr-structured-v4"

@@ -18,7 +18,6 @@ from tests.ocr.dialect_support import (
     phototest_png,
 )
 
-pytest_plugins = ["tests.ocr.dialect_fixtures"]
 pytestmark = pytest.mark.django_db
 
 URL = "/ocr"

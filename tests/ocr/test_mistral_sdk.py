@@ -10,8 +10,6 @@ from mistralai.client.models import OCRResponse
 from tests.ocr.conftest import make_pdf
 from tests.ocr.dialect_support import assert_phototest_text, data_url, phototest_png
 
-pytest_plugins = ["tests.ocr.dialect_fixtures"]
-
 
 @pytest.fixture(autouse=True)
 def _providers(local_provider):

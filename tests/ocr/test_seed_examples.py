@@ -15,8 +15,6 @@ from keys.services import api_key_create
 from tests.ocr.conftest import make_pdf
 from tests.ocr.dialect_support import alias_model, assert_phototest_text, phototest_png
 
-pytest_plugins = ["tests.ocr.dialect_fixtures"]
-
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "seed_examples.sh"
 
 

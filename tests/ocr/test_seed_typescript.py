@@ -20,8 +20,6 @@ from billing.services import credits_add
 from keys.services import api_key_create
 from tests.ocr.dialect_support import assert_phototest_text, phototest_png
 
-pytest_plugins = ["tests.ocr.dialect_fixtures"]
-
 SEEDS = Path(__file__).resolve().parents[3] / "shared" / "seeds"
 SEED_HOST = "https://anyrouter.dev"
 
