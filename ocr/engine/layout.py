@@ -1,6 +1,7 @@
 """From recognised lines to a page: rows, paragraphs, headings, tables, Markdown.
 
-Rows are lines whose vertical centres agree; a run of rows whose pieces sit in the
+Rows are lines whose vertical centres agree (on a skewed scan, in the page's straightened
+frame: `Line.layout_box`); a run of rows whose pieces sit in the
 same columns becomes a table; a row clearly taller than the body text on its own is a
 heading; the rest are paragraphs split at vertical gaps. Everything is in reading
 order, top to bottom and left to right.
@@ -21,15 +22,15 @@ class Row:
 
     @property
     def top(self) -> float:
-        return min(line.box[1] for line in self.lines)
+        return min(line.layout_box[1] for line in self.lines)
 
     @property
     def bottom(self) -> float:
-        return max(line.box[3] for line in self.lines)
+        return max(line.layout_box[3] for line in self.lines)
 
     @property
     def height(self) -> float:
-        return median(line.box[3] - line.box[1] for line in self.lines)
+        return median(line.layout_box[3] - line.layout_box[1] for line in self.lines)
 
     @property
     def text(self) -> str:
@@ -39,17 +40,14 @@ class Row:
 def rows_build(lines: list[Line]) -> list[Row]:
     """Group lines into rows by vertical overlap, each row sorted left to right."""
     rows: list[Row] = []
-    for line in sorted(lines, key=lambda item: (item.box[1] + item.box[3]) / 2):
-        centre = (line.box[1] + line.box[3]) / 2
-        height = line.box[3] - line.box[1]
+    for line in sorted(lines, key=lambda item: (item.layout_box[1] + item.layout_box[3]) / 2):
+        centre = (line.layout_box[1] + line.layout_box[3]) / 2
+        height = line.layout_box[3] - line.layout_box[1]
         best = None
         for row in rows[-4:]:
             row_centre = (row.top + row.bottom) / 2
             limit = 0.5 * min(height, row.height)
-            overlaps_x = any(
-                line.box[0] < other.box[2] - 2 and other.box[0] < line.box[2] - 2
-                for other in row.lines
-            )
+            overlaps_x = any(_stacked(line, other) for other in row.lines)
             if abs(centre - row_centre) <= limit and not overlaps_x:
                 best = row
         if best is None:
@@ -57,9 +55,22 @@ def rows_build(lines: list[Line]) -> list[Row]:
         else:
             best.lines.append(line)
     for row in rows:
-        row.lines.sort(key=lambda item: item.box[0])
+        row.lines.sort(key=lambda item: item.layout_box[0])
     rows.sort(key=lambda row: row.top)
     return rows
+
+
+def _stacked(line: Line, other: Line) -> bool:
+    """True when two lines share so much of their width that they cannot sit side by
+    side in one row. Detector boxes are padded, so neighbours on a row overlap by a few
+    pixels (`C` and `RM` in `C RM 85.54`, `Invoice number` and its digits): allowed are
+    up to 60% of the lower height, and at most 30% of the narrower line's width (two
+    lines on neighbouring rows overlap by most of one's width)."""
+    a, b = line.layout_box, other.layout_box
+    overlap = min(a[2], b[2]) - max(a[0], b[0])
+    height = min(a[3] - a[1], b[3] - b[1])
+    narrower = min(a[2] - a[0], b[2] - b[0])
+    return overlap > max(2.0, min(0.6 * height, 0.3 * narrower))
 
 
 def _columns(rows: list[Row], gap: float) -> list[tuple[float, float]] | None:
@@ -67,7 +78,7 @@ def _columns(rows: list[Row], gap: float) -> list[tuple[float, float]] | None:
     spans: list[list[float]] = []
     for row in rows:
         for line in row.lines:
-            spans.append([line.box[0], line.box[2]])
+            spans.append([line.layout_box[0], line.layout_box[2]])
     spans.sort()
     merged: list[list[float]] = []
     for x0, x1 in spans:
@@ -86,7 +97,7 @@ def _columns(rows: list[Row], gap: float) -> list[tuple[float, float]] | None:
 
 
 def _column_of(line: Line, columns: list[tuple[float, float]]) -> int:
-    centre = (line.box[0] + line.box[2]) / 2
+    centre = (line.layout_box[0] + line.layout_box[2]) / 2
     for index, (x0, x1) in enumerate(columns):
         if x0 - 1 <= centre <= x1 + 1:
             return index
@@ -96,7 +107,10 @@ def _column_of(line: Line, columns: list[tuple[float, float]]) -> int:
 def _is_table_row(row: Row, gap: float) -> bool:
     if len(row.lines) < 2:
         return False
-    return all(b.box[0] - a.box[2] >= gap for a, b in zip(row.lines, row.lines[1:], strict=False))
+    return all(
+        b.layout_box[0] - a.layout_box[2] >= gap
+        for a, b in zip(row.lines, row.lines[1:], strict=False)
+    )
 
 
 def _paragraph_ended(paragraph: list[Row]) -> bool:
@@ -104,9 +118,9 @@ def _paragraph_ended(paragraph: list[Row]) -> bool:
     last = paragraph[-1]
     if len(paragraph) < 2 or not last.text.rstrip().endswith((".", "!", "?", ":")):
         return False
-    right = max(line.box[2] for row in paragraph for line in row.lines)
-    left = min(line.box[0] for row in paragraph for line in row.lines)
-    return last.lines[-1].box[2] - left < (right - left) * 0.6
+    right = max(line.layout_box[2] for row in paragraph for line in row.lines)
+    left = min(line.layout_box[0] for row in paragraph for line in row.lines)
+    return last.lines[-1].layout_box[2] - left < (right - left) * 0.6
 
 
 def _cell(text: str) -> str:

@@ -24,8 +24,17 @@ class PageTask:
 
 @dataclass
 class Line:
-    """One recognised text line in page pixels."""
+    """One recognised text line in page pixels.
+
+    `frame` is the line's box on the page turned straight (a scan's skew undone), when
+    the page was skewed: layout orders and groups lines by it, and reports `box`.
+    """
 
     text: str
     box: tuple[float, float, float, float]  # x0, y0, x1, y1
     confidence: float
+    frame: tuple[float, float, float, float] | None = None
+
+    @property
+    def layout_box(self) -> tuple[float, float, float, float]:
+        return self.frame or self.box

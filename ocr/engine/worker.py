@@ -81,7 +81,12 @@ def _page_run(task: PageTask):
     if page.scale != 1.0:
         factor = 1.0 / page.scale
         lines = [
-            Line(line.text, tuple(value * factor for value in line.box), line.confidence)
+            Line(
+                line.text,
+                tuple(value * factor for value in line.box),
+                line.confidence,
+                frame=tuple(value * factor for value in line.frame) if line.frame else None,
+            )
             for line in lines
         ]
     markdown, blocks, tables = page_layout(lines)

@@ -71,6 +71,18 @@ def test_rotated_scans_are_read_upright(corpus, name):
     assert plain(result).startswith("This is a lot of 12 point text")
 
 
+@pytest.mark.parametrize("degrees", [-6, 4, 12])
+def test_skewed_scans_are_read_in_reading_order(corpus, degrees):
+    page = Image.open(corpus / "tesseract" / "phototest.tif").convert("L")
+    turned = page.rotate(degrees, expand=True, fillcolor=255, resample=Image.Resampling.BICUBIC)
+
+    result = run(image_bytes(turned, "PNG"))
+
+    # CER is order-sensitive: a short line read after the next long one costs ~11%.
+    assert cer(plain(result), phototest_reference(corpus)) <= 0.01
+    assert "of file format.\n\nThe quick brown dog" in result.pages[0].markdown
+
+
 def test_sroie_receipts_word_f1_and_totals(corpus):
     scores = {}
     missing_totals = []

@@ -78,3 +78,85 @@ def test_language_is_detected_from_stopwords_and_scripts():
     assert language_detect("Это русский текст") == "ru"
     assert language_detect("12.00 34.50 TOTAL") is None
     assert language_detect("") is None
+
+
+def test_neighbours_whose_padded_boxes_overlap_a_little_share_a_row():
+    # Detector boxes are padded: `C` and `RM` of `Relief GST C RM 0.00` overlap by 6 px.
+    lines = [
+        Line("Relief GST", (36, 819, 240, 868), 0.9),
+        Line("C", (291, 825, 328, 861), 0.9),
+        Line("RM", (322, 824, 374, 864), 0.9),
+        Line("0.00", (437, 822, 528, 869), 0.9),
+        Line("Total Gross", (39, 858, 260, 902), 0.9),
+        Line("C", (281, 855, 327, 902), 0.9),
+        Line("RM", (318, 858, 375, 902), 0.9),
+        Line("85.54", (421, 855, 525, 902), 0.9),
+    ]
+
+    markdown, _, _ = page_layout(lines)
+
+    assert markdown == "Relief GST C RM 0.00\nTotal Gross C RM 85.54"
+
+
+def test_lines_stacked_in_one_column_stay_on_their_own_rows():
+    # Centres 12 px apart (under half a line height) but one above the other.
+    markdown, _, _ = page_layout([line("upper", 10, 100, 120, 30), line("lower", 14, 112, 118, 30)])
+
+    assert markdown == "upper\nlower"
+
+
+def test_a_skewed_page_is_laid_out_by_its_straightened_frame():
+    # A 5 degree skew (lines rise to the right): the short last line of a paragraph sits lower on the left than the
+    # next long line's centre; by plain boxes it would be read after it.
+    import math
+
+    angle = math.radians(-5)
+
+    def skewed(text, x0, y0, x1, height=20):
+        # the straight line's corners, turned by the skew
+        corners = [(x0, y0), (x1, y0), (x1, y0 + height), (x0, y0 + height)]
+        turned = [
+            (x * math.cos(angle) - y * math.sin(angle), x * math.sin(angle) + y * math.cos(angle))
+            for x, y in corners
+        ]
+        xs, ys = [p[0] for p in turned], [p[1] for p in turned]
+        return Line(
+            text, (min(xs), min(ys), max(xs), max(ys)), 0.9, frame=(x0, y0, x1, y0 + height)
+        )
+
+    lines = [
+        skewed("a long line of text across the page", 100, 100, 900),
+        skewed("short end.", 100, 125, 200),
+        skewed("another long line across the page", 100, 150, 900),
+    ]
+    assert (lines[1].box[1] + lines[1].box[3]) / 2 > (lines[2].box[1] + lines[2].box[3]) / 2
+
+    markdown, blocks, _ = page_layout(lines)
+
+    assert markdown.split() == " ".join(item.text for item in lines).split()
+    # blocks are reported in page pixels, not in the straightened frame
+    assert blocks[0].bbox[0] == round(min(item.box[0] for item in lines), 1)
+
+
+def test_page_skew_is_measured_from_the_wide_boxes():
+    import numpy as np
+
+    from ocr.engine.rapid import page_skew, straightened_boxes
+
+    def quad(x, y, width, angle):
+        c, s = np.cos(angle), np.sin(angle)
+        corners = np.array([[0, 0], [width, 0], [width, 20], [0, 20]], dtype=np.float64)
+        return corners @ np.array([[c, s], [-s, c]]) + [x, y]
+
+    angle = np.radians(-4.0)
+    boxes = [quad(10, 10 + 30 * i, 400, angle) for i in range(5)] + [quad(10, 200, 30, 0.3)]
+    boxes = np.array(boxes)
+    assert abs(np.degrees(page_skew(boxes)) + 4.0) < 0.01
+    frames = straightened_boxes(boxes)
+    assert frames is not None
+    x0, y0, x1, y1 = frames[0]
+    assert abs((x1 - x0) - 400) < 0.5 and abs((y1 - y0) - 20) < 0.5
+    straight = np.array([quad(10, 10 + 30 * i, 400, 0.0) for i in range(3)])
+    assert page_skew(straight) == 0.0 and straightened_boxes(straight) is None
+    # two wide lines are too few to tell a skew from the detector's own lean
+    assert page_skew(np.array([quad(10, 10 + 30 * i, 400, angle) for i in range(2)])) == 0.0
