@@ -1,10 +1,13 @@
-"""From recognised lines to a page: rows, paragraphs, headings, tables, Markdown.
+"""From recognised lines to a page: columns, rows, paragraphs, headings, tables, Markdown.
 
-Rows are lines whose vertical centres agree (on a skewed scan, in the page's straightened
-frame: `Line.layout_box`); a run of rows whose pieces sit in the
-same columns becomes a table; a row clearly taller than the body text on its own is a
-heading; the rest are paragraphs split at vertical gaps. Everything is in reading
-order, top to bottom and left to right.
+Text set in columns (a gutter no column-sized line crosses, prose on both sides) is read
+column after column; lines that cross the gutter (a title, a footer) cut the page into
+bands. Within a column or band, rows are lines whose vertical centres agree (on a skewed
+scan, in the page's straightened frame: `Line.layout_box`); a run of rows whose pieces
+sit in the same columns becomes a table (a table's cells are short, a text column's
+lines are not); a row clearly taller than the body text on its own is a heading; the
+rest are paragraphs split at vertical gaps. Everything is in reading order, top to
+bottom and left to right.
 """
 
 from __future__ import annotations
@@ -158,12 +161,118 @@ def _confidence(lines: list[Line]) -> float:
     return round(sum(line.confidence for line in lines) / len(lines), 4)
 
 
-def page_layout(lines: list[Line]) -> tuple[str, list[Block], list[Table]]:
+Layout = tuple[str, list[Block], list[Table]]
+
+# Text columns: each side of a gutter holds at least this many lines, most of them with at
+# least this many words (a table's cells are mostly one or two words: amounts, codes).
+COLUMN_MIN_LINES = 3
+COLUMN_MIN_WORDS = 3
+
+
+def page_layout(lines: list[Line]) -> Layout:
     """Markdown, blocks and tables for one page of recognised lines."""
     if not lines:
         return "", [], []
     rows = rows_build(lines)
-    body = median(row.height for row in rows)
+    return _layout(lines, _Page(body=median(row.height for row in rows), rows=len(rows)))
+
+
+@dataclass
+class _Page:
+    body: float  # the median row height of the whole page
+    rows: int  # rows on the whole page (a page of one or two rows has no headings)
+
+
+def _layout(lines: list[Line], page: _Page) -> Layout:
+    """Text columns read one after the other, each laid out on its own; the rest by rows."""
+    gutter = _gutter(lines, max(page.body * 1.2, 8.0))
+    if gutter is None:
+        return _layout_rows(lines, page)
+    parts: list[str] = []
+    blocks: list[Block] = []
+    tables: list[Table] = []
+
+    def add(layout: Layout) -> None:
+        if layout[0]:
+            parts.append(layout[0])
+        blocks.extend(layout[1])
+        tables.extend(layout[2])
+
+    for band, spanning in _bands(lines, gutter):
+        if spanning:
+            add(_layout_rows(band, page))
+            continue
+        middle = (gutter[0] + gutter[1]) / 2
+        left = [line for line in band if _centre_x(line) < middle]
+        right = [line for line in band if _centre_x(line) >= middle]
+        if _prose(left) and _prose(right):
+            add(_layout(left, page))
+            add(_layout(right, page))
+        else:
+            add(_layout_rows(band, page))
+    return "\n\n".join(parts), blocks, tables
+
+
+def _centre_x(line: Line) -> float:
+    return (line.layout_box[0] + line.layout_box[2]) / 2
+
+
+def _prose(lines: list[Line]) -> bool:
+    if len(lines) < COLUMN_MIN_LINES:
+        return False
+    return median(len(line.text.split()) for line in lines) >= COLUMN_MIN_WORDS
+
+
+def _gutter(lines: list[Line], gap: float) -> tuple[float, float] | None:
+    """The widest vertical strip, at least `gap` wide, that no column-sized line crosses,
+    with prose on both sides; lines wider than 60% of the text (titles, footers) may
+    cross it and are laid out across."""
+    if len(lines) < 2 * COLUMN_MIN_LINES:
+        return None
+    left = min(line.layout_box[0] for line in lines)
+    right = max(line.layout_box[2] for line in lines)
+    narrow = [
+        line for line in lines if line.layout_box[2] - line.layout_box[0] < 0.6 * (right - left)
+    ]
+    spans = sorted((line.layout_box[0], line.layout_box[2]) for line in narrow)
+    best: tuple[float, float] | None = None
+    reach = left
+    for x0, x1 in spans:
+        if x0 - reach >= gap and (best is None or x0 - reach > best[1] - best[0]):
+            best = (reach, x0)
+        reach = max(reach, x1)
+    if best is None:
+        return None
+    sides = (
+        [line for line in narrow if line.layout_box[2] <= best[0]],
+        [line for line in narrow if line.layout_box[0] >= best[1]],
+    )
+    return best if all(_prose(side) for side in sides) else None
+
+
+def _bands(lines: list[Line], gutter: tuple[float, float]):
+    """The page cut at the lines that cross the gutter: (lines, crosses) top to bottom."""
+    ordered = sorted(lines, key=lambda line: line.layout_box[1])
+    band: list[Line] = []
+    for line in ordered:
+        crosses = line.layout_box[0] < gutter[0] and line.layout_box[2] > gutter[1]
+        if crosses:
+            if band:
+                yield band, False
+                band = []
+            yield [line], True
+        else:
+            band.append(line)
+    if band:
+        yield band, False
+
+
+def _layout_rows(lines: list[Line], page: _Page) -> Layout:
+    """Rows, then tables, headings and paragraphs, top to bottom."""
+    if not lines:
+        return "", [], []
+    rows = rows_build(lines)
+    body = page.body
     gap = max(body * 1.2, 8.0)  # a space wider than ~two characters separates columns
     blocks: list[Block] = []
     tables: list[Table] = []
@@ -201,7 +310,7 @@ def page_layout(lines: list[Line]) -> tuple[str, list[Block], list[Table]]:
             row.top - previous.bottom > body * 0.9 or _paragraph_ended(paragraph)
         ):
             flush()
-        is_heading = row.height >= body * 1.5 and len(row.text) <= 80 and len(rows) > 2
+        is_heading = row.height >= body * 1.5 and len(row.text) <= 80 and page.rows > 2
         if is_heading:
             flush()
             level = "#" if row.height >= body * 2.0 else "##"

@@ -83,6 +83,31 @@ def test_skewed_scans_are_read_in_reading_order(corpus, degrees):
     assert "of file format.\n\nThe quick brown dog" in result.pages[0].markdown
 
 
+def test_a_page_in_two_text_columns_is_read_column_after_column():
+    font = ImageFont.load_default(size=22)
+    left = [
+        "The committee met on Tuesday to",
+        "review the annual budget and the",
+        "plans for the new library.",
+    ]
+    right = [
+        "Weather for the week brings cold",
+        "mornings and clear skies over the",
+        "valley, and frost at night.",
+    ]
+    image = Image.new("L", (1000, 260), 255)
+    draw = ImageDraw.Draw(image)
+    for number, (one, two) in enumerate(zip(left, right, strict=True)):
+        draw.text((30, 40 + 34 * number), one, font=font, fill=0)
+        draw.text((540, 40 + 34 * number), two, font=font, fill=0)
+
+    page = run(image_bytes(image, "PNG")).pages[0]
+
+    # By rows, each line of the page would join a left and a right column's line.
+    assert cer(markdown_plain(page.markdown), "\n".join(left + right)) <= 0.01
+    assert page.tables == []
+
+
 def test_sroie_receipts_word_f1_and_totals(corpus):
     scores = {}
     missing_totals = []

@@ -160,3 +160,42 @@ def test_page_skew_is_measured_from_the_wide_boxes():
     assert page_skew(straight) == 0.0 and straightened_boxes(straight) is None
     # two wide lines are too few to tell a skew from the detector's own lean
     assert page_skew(np.array([quad(10, 10 + 30 * i, 400, angle) for i in range(2)])) == 0.0
+
+
+def _column(texts, x, top, width=420, pitch=30):
+    return [line(text, x, top + pitch * number, x + width) for number, text in enumerate(texts)]
+
+
+LEFT_COLUMN = [
+    "The committee met on Tuesday to",
+    "review the budget and the plans",
+    "for the new library in the town.",
+]
+RIGHT_COLUMN = [
+    "Weather for the week ahead brings",
+    "cold mornings and clear skies over",
+    "the valley and frost in the night.",
+]
+
+
+def test_text_in_two_columns_is_read_column_after_column():
+    lines = _column(LEFT_COLUMN, 10, 100) + _column(RIGHT_COLUMN, 500, 100)
+    lines.append(line("A footer line that runs across both of the columns", 10, 220, 910))
+
+    markdown, blocks, tables = page_layout(lines)
+
+    assert markdown == "\n".join(LEFT_COLUMN) + "\n\n" + "\n".join(RIGHT_COLUMN) + (
+        "\n\nA footer line that runs across both of the columns"
+    )
+    assert tables == []
+    assert [block.bbox[0] for block in blocks] == [10, 500, 10]
+
+
+def test_labels_and_amounts_in_columns_stay_rows_of_a_table():
+    labels = ["Subtotal before the discount", "Service charge of the house", "Total amount due now"]
+    lines = _column(labels, 10, 100) + _column(["12.00", "1.20", "13.20"], 500, 100, width=60)
+
+    markdown, _, tables = page_layout(lines)
+
+    assert len(tables) == 1
+    assert tables[0].rows[-1] == ["Total amount due now", "13.20"]
