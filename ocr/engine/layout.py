@@ -205,7 +205,7 @@ def _layout(lines: list[Line], page: _Page) -> Layout:
         middle = (gutter[0] + gutter[1]) / 2
         left = [line for line in band if _centre_x(line) < middle]
         right = [line for line in band if _centre_x(line) >= middle]
-        if _prose(left) and _prose(right):
+        if _prose(left) and _prose(right) and _side_by_side(left, right):
             add(_layout(left, page))
             add(_layout(right, page))
         else:
@@ -247,7 +247,21 @@ def _gutter(lines: list[Line], gap: float) -> tuple[float, float] | None:
         [line for line in narrow if line.layout_box[2] <= best[0]],
         [line for line in narrow if line.layout_box[0] >= best[1]],
     )
-    return best if all(_prose(side) for side in sides) else None
+    if all(_prose(side) for side in sides) and _side_by_side(*sides):
+        return best
+    return None
+
+
+def _side_by_side(left: list[Line], right: list[Line]) -> bool:
+    """Columns share most of their height; blocks one above the other (a letter's sender
+    top right, its addressee lower left) are read top to bottom instead."""
+    top = max(min(line.layout_box[1] for line in side) for side in (left, right))
+    bottom = min(max(line.layout_box[3] for line in side) for side in (left, right))
+    shorter = min(
+        max(line.layout_box[3] for line in side) - min(line.layout_box[1] for line in side)
+        for side in (left, right)
+    )
+    return bottom - top >= 0.5 * shorter
 
 
 def _bands(lines: list[Line], gutter: tuple[float, float]):

@@ -199,3 +199,14 @@ def test_labels_and_amounts_in_columns_stay_rows_of_a_table():
 
     assert len(tables) == 1
     assert tables[0].rows[-1] == ["Total amount due now", "13.20"]
+
+
+def test_blocks_one_above_the_other_across_a_gutter_are_read_top_to_bottom():
+    # A letter: the sender's address top right, the addressee's lower left.
+    sender = ["Valley Press Cooperative", "Mill Road number 12", "North Valley 4410"]
+    addressee = ["Mrs Ann Example of", "the Old Farm House", "South Valley 4420"]
+    lines = _column(sender, 500, 40) + _column(addressee, 10, 200)
+
+    markdown, _, _ = page_layout(lines)
+
+    assert markdown.split("\n\n") == ["\n".join(sender), "\n".join(addressee)]
