@@ -37,7 +37,7 @@ _NOT_NAME = re.compile(
 )
 _ADDRESS_STOP = re.compile(
     r"(tel|phone|fax|gst|vat|tax|invoice|receipt|date|cashier|company no|co\.?\s*no|"
-    r"reg|site|www\.|e-?mail|@|order|table|bill)",
+    r"reg|site|www\.|e-?mail|@|order|table|bill|factur|rechnung|fattura|factuur)",
     re.I,
 )
 _TAX_ID = re.compile(
@@ -48,6 +48,8 @@ _TAX_ID = re.compile(
 )
 _INVOICE_NO = re.compile(
     r"(?:invoice\s*(?:number|no\.?|num|#)|inv\s*(?:no\.?|#)|receipt\s*(?:no\.?|#|number)|"
+    r"(?:facture|factura|fattura|factuur)\s*(?:n[°ºo]?\.?|num[ée]ro|nr\.?|#)|"
+    r"rechnung(?:s)?\s*(?:nr\.?|nummer|no\.?)|rechnungsnummer|factuurnummer|"
     r"doc\s*no\.?|bill\s*no\.?|slip\s*no\.?|order\s*(?:no\.?|#))\s*[.:#]*\s*([A-Z0-9][A-Z0-9\-/]{2,})",
     re.I,
 )
@@ -84,15 +86,17 @@ _TOTAL_LINE = re.compile(
 )
 _NOT_TOTAL = re.compile(
     r"(sub[\s\-]*total|total\s*(qty|quantity|item|savings|discount|gst\b|tax\b|vat\b|excl)|"
-    r"excl|excluding|quantity|tax\s*total|total\s*tax)",
+    r"excl|excluding|quantity|tax\s*total|total\s*tax|total\s*h\.?t\b|hors\s*tax)",
     re.I,
 )
 _PAYMENT = re.compile(r"^\s*(cash|change|visa|master|card|payment|tender|paid|credit)\b", re.I)
 _SUMMARY = re.compile(r"(gst|tax|vat)\s+summary", re.I)
 _SUBTOTAL = re.compile(
-    r"(sub[\s\-]*total|total\s*sales\s*\(?\s*excl|total\s*excl|net\s*amount)", re.I
+    r"(sub[\s\-]*total|total\s*sales\s*\(?\s*excl|total\s*excl|net\s*amount|total\s*h\.?t\b|"
+    r"montant\s*h\.?t\b|hors\s*tax|zwischensumme|nettobetrag|base\s*imponible|imponibile)",
+    re.I,
 )
-_TAX_LINE = re.compile(r"\b(gst|vat|tax|sales\s*tax|mwst|tva|iva)\b", re.I)
+_TAX_LINE = re.compile(r"\b(gst|vat|tax|sales\s*tax|mwst|ust|tva|iva|btw)\b", re.I)
 _NOT_TAX = re.compile(
     r"(sub|gst\s*(id|no|reg)|vat\s*(no|id|reg)|tax\s*(id|invoice)|summary|incl|inclusive|"
     r"invoice|relief|tax\s*code|total\s*(sales|gross|incl)|act\s*\d{4})",
@@ -108,11 +112,12 @@ _ITEM_AMOUNT = re.compile(
     rf"^(?P<desc>.*[A-Za-z]{{3}}.*?)\s+(?P<amount>{MONEY}){CUR_SUFFIX}(?:\s*[A-Z])?$"
 )
 _NOT_ITEM = re.compile(
-    r"(total|tax|gst|vat|cash|change|rounding|discount|balance|due|paid|tender|service|"
-    r"visa|card|amount|summary|relief|points)",
+    r"(total|tax|gst|vat|tva|mwst|\bust\b|iva|btw|cash|change|rounding|discount|balance|due|"
+    r"paid|tender|service|visa|card|amount|summary|relief|points|summe|montant)",
     re.I,
 )
 _BILL_TO = re.compile(r"^\s*(?:bill(?:ed)?\s*to|sold\s*to|customer|client)\s*[:\-]?\s*(.*)$", re.I)
+_SHIP_TO = re.compile(r"^\s*(?:ship(?:ped)?\s*to|deliver(?:y|ed)?\s*to)\s*[:\-]?\s*(.*)$", re.I)
 _CURRENCIES = [
     (re.compile(r"\bRM\b|\bMYR\b"), "MYR"),
     (re.compile(r"\bEUR\b|€"), "EUR"),
@@ -131,6 +136,30 @@ def text_lines(text: str) -> list[str]:
     plain = strip_markdown(text)
     lines = [re.sub(r"[\t ]+", " ", line).strip() for line in plain.splitlines()]
     return [line for line in lines if line][:MAX_LINES]
+
+
+def reading_pieces(text: str) -> list[str]:
+    """Lines as `text_lines` gives them, but a table's cells each on a line of their own,
+    column after column: a page header set as a table (the vendor's name and address on
+    the left, the invoice's number and dates on the right) reads as its two blocks."""
+    pieces: list[str] = []
+    block: list[list[str]] = []
+
+    def flush() -> None:
+        for column in range(max((len(row) for row in block), default=0)):
+            pieces.extend(row[column] for row in block if column < len(row) and row[column])
+        block.clear()
+
+    for raw in strip_markdown(text).splitlines():
+        if "\t" in raw:
+            block.append([re.sub(r" +", " ", cell).strip() for cell in raw.split("\t")])
+            continue
+        flush()
+        line = re.sub(r"[\t ]+", " ", raw).strip()
+        if line:
+            pieces.append(line)
+    flush()
+    return pieces[:MAX_LINES]
 
 
 def amount_value(token: str) -> str | None:
@@ -197,11 +226,17 @@ def _dates(lines: list[str]) -> tuple[str | None, str | None]:
             values = dates_in(lines[index + 1])
         if not values:
             continue
-        if re.search(r"\b(due|payable\s+by|pay\s+by)\b", line, re.I):
+        if re.search(
+            r"\b(due|payable\s+by|pay\s+by|[ée]ch[ée]ance|f[äa]llig|vencimiento)", line, re.I
+        ):
             due = due or values[0]
         elif re.search(r"\b(expiry|expires|exp\.?|valid)\b", line, re.I):
             continue
-        elif re.search(r"(invoice\s*date|date\s*of\s*issue|issued|date\b|\bdt\b)", line, re.I):
+        elif re.search(
+            r"(invoice\s*date|date\s*of\s*issue|issued|date\b|\bdt\b|datum|fecha|\bdata\b)",
+            line,
+            re.I,
+        ):
             labelled = labelled or values[0]
         elif _TIME.search(line):
             timed = timed or values[0]
@@ -218,7 +253,10 @@ def _vendor(lines: list[str]) -> tuple[str | None, int | None]:
         if label:
             return label.group(1).strip(), index
     head = lines[:12]
+    customer = _customer_lines(head)
     for index, line in enumerate(head):
+        if index in customer:
+            continue
         if not _COMPANY_SUFFIX.search(line) or re.search(r"\b(tel|gst|invoice)\b", line, re.I):
             continue
         start = end = index
@@ -236,11 +274,23 @@ def _vendor(lines: list[str]) -> tuple[str | None, int | None]:
                 break
         return _clean_name(name), end
     for index, line in enumerate(head):
+        if index in customer:
+            continue
         letters = sum(ch.isalpha() for ch in line)
         if letters >= 3 and letters >= 0.6 * len(line.replace(" ", "")):
             if not _NOT_NAME.search(line):
                 return _clean_name(line), index
     return None, None
+
+
+def _customer_lines(head: list[str]) -> set[int]:
+    """Indices of a "Bill to" / "Ship to" block: the customer's name is not the vendor's."""
+    found: set[int] = set()
+    for index, line in enumerate(head):
+        match = _BILL_TO.match(line) or _SHIP_TO.match(line)
+        if match:
+            found.update(range(index, min(len(head), index + (1 if match.group(1).strip() else 2))))
+    return found
 
 
 def _is_name_line(line: str) -> bool:
@@ -377,13 +427,14 @@ def _first_match(lines: list[str], pattern: re.Pattern) -> str | None:
 def invoice_extract_rules(*, text: str) -> dict[str, Any]:
     """The structured invoice found in OCR text; every field null when not found."""
     lines = text_lines(text)
-    name, vendor_index = _vendor(lines)
+    pieces = reading_pieces(text)
+    name, vendor_index = _vendor(pieces)
     invoice_date, due_date = _dates(lines)
     total, total_index = _totals(lines)
     return {
         "vendor": {
             "name": name,
-            "address": _address(lines, vendor_index),
+            "address": _address(pieces, vendor_index),
             "tax_id": _first_match(lines, _TAX_ID),
         },
         "invoice_number": _first_match(lines, _INVOICE_NO),

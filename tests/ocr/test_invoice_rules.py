@@ -1,0 +1,115 @@
+"""The rule-based invoice extractor on the Markdown the engine writes for typical layouts.
+
+The texts are the engine's own output for drawn invoices (a header set as a two-column
+table, a French invoice); the receipts of the corpus run end to end in
+test_dialect_invoice.
+"""
+
+from __future__ import annotations
+
+from ocr.extraction.rules import invoice_extract_rules, reading_pieces
+
+US_INVOICE = """\
+| Northwind Traders LLC | INVOICE |
+| --- | --- |
+| 1200 Market Street, Suite 5 | Invoice #: INV-20931 |
+| Portland, OR 97201 | Date: March 15, 2024 |
+| billing@northwind.example | Due: April 14, 2024 |
+
+Bill To:
+Contoso Ltd, 42 Harbor Road, Seattle, WA 98101
+
+| Description | Qty | Unit Price | Amount |
+| --- | --- | --- | --- |
+| Consulting hours | 10 | $120.00 | $1,200.00 |
+| Travel expenses | 1 | $310.50 | $310.50 |
+|  |  | Subtotal | $1,510.50 |
+|  |  | Tax (8%) | $120.84 |
+|  |  | Total Due | $1,631.34 |
+"""
+
+FRENCH_INVOICE = """\
+Boulangerie Martin SARL
+12 rue de la Paix, 75002 Paris
+
+FACTURE N° 2024-118
+Date : 03/02/2024
+
+| Désignation | Qté | Prix | Total |
+| --- | --- | --- | --- |
+| Baguette tradition | 40 | 1,20 | 48,00 |
+| Croissant | 25 | 1,10 | 27,50 |
+|  |  | Total HT | 75,50 € |
+|  |  | TVA 5,5 % | 4,15 € |
+|  |  | Total TTC | 79,65 € |
+"""
+
+
+def test_a_header_set_as_a_table_gives_the_vendor_and_its_address():
+    data = invoice_extract_rules(text=US_INVOICE)
+
+    assert data["vendor"]["name"] == "Northwind Traders LLC"
+    assert data["vendor"]["address"] == "1200 Market Street, Suite 5, Portland, OR 97201"
+    assert data["bill_to"] == "Contoso Ltd, 42 Harbor Road, Seattle, WA 98101"
+    assert (data["invoice_number"], data["invoice_date"], data["due_date"]) == (
+        "INV-20931",
+        "2024-03-15",
+        "2024-04-14",
+    )
+    assert (data["subtotal"], data["tax"], data["total"], data["currency"]) == (
+        "1510.50",
+        "120.84",
+        "1631.34",
+        "USD",
+    )
+    assert [item["description"] for item in data["line_items"]] == [
+        "Consulting hours",
+        "Travel expenses",
+    ]
+
+
+def test_the_customer_block_is_never_the_vendor():
+    text = "Bill To:\nContoso Ltd\n42 Harbor Road\n\nTotal 12.00"
+
+    assert invoice_extract_rules(text=text)["vendor"]["name"] != "Contoso Ltd"
+
+
+def test_a_french_invoice_gives_its_number_net_tax_and_total():
+    data = invoice_extract_rules(text=FRENCH_INVOICE)
+
+    assert data["vendor"]["name"] == "Boulangerie Martin SARL"
+    assert data["vendor"]["address"] == "12 rue de la Paix, 75002 Paris"
+    assert data["invoice_number"] == "2024-118"
+    assert data["invoice_date"] == "2024-02-03"
+    assert (data["subtotal"], data["tax"], data["total"], data["currency"]) == (
+        "75.50",
+        "4.15",
+        "79.65",
+        "EUR",
+    )
+    # the VAT line is not an item
+    assert [item["description"] for item in data["line_items"]] == [
+        "Baguette tradition",
+        "Croissant",
+    ]
+
+
+def test_german_labels_give_number_and_net_amount():
+    text = "Bäckerei Schmidt GmbH\nRechnung Nr. R-2024-77\nDatum: 05.03.2024\n"
+    text += "Zwischensumme 100,00 €\nMwSt 19 % 19,00 €\nGesamtbetrag Total 119,00 €"
+
+    data = invoice_extract_rules(text=text)
+
+    assert data["invoice_number"] == "R-2024-77"
+    assert data["invoice_date"] == "2024-03-05"
+    assert (data["subtotal"], data["tax"], data["total"]) == ("100.00", "19.00", "119.00")
+
+
+def test_table_cells_are_read_column_after_column():
+    assert reading_pieces("| A | B |\n| --- | --- |\n| a1 | b1 |\nafter") == [
+        "A",
+        "a1",
+        "B",
+        "b1",
+        "after",
+    ]
