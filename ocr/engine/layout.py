@@ -167,6 +167,7 @@ Layout = tuple[str, list[Block], list[Table]]
 # least this many words (a table's cells are mostly one or two words: amounts, codes).
 COLUMN_MIN_LINES = 3
 COLUMN_MIN_WORDS = 3
+COLUMN_MAX_DEPTH = 6  # gutters within gutters: up to 2**6 columns, and a bounded recursion
 
 
 def page_layout(lines: list[Line]) -> Layout:
@@ -183,9 +184,9 @@ class _Page:
     rows: int  # rows on the whole page (a page of one or two rows has no headings)
 
 
-def _layout(lines: list[Line], page: _Page) -> Layout:
+def _layout(lines: list[Line], page: _Page, depth: int = 0) -> Layout:
     """Text columns read one after the other, each laid out on its own; the rest by rows."""
-    gutter = _gutter(lines, max(page.body * 1.2, 8.0))
+    gutter = _gutter(lines, max(page.body * 1.2, 8.0)) if depth < COLUMN_MAX_DEPTH else None
     if gutter is None:
         return _layout_rows(lines, page)
     parts: list[str] = []
@@ -206,8 +207,8 @@ def _layout(lines: list[Line], page: _Page) -> Layout:
         left = [line for line in band if _centre_x(line) < middle]
         right = [line for line in band if _centre_x(line) >= middle]
         if _prose(left) and _prose(right) and _side_by_side(left, right):
-            add(_layout(left, page))
-            add(_layout(right, page))
+            add(_layout(left, page, depth + 1))
+            add(_layout(right, page, depth + 1))
         else:
             add(_layout_rows(band, page))
     return "\n\n".join(parts), blocks, tables
