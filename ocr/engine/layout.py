@@ -225,8 +225,8 @@ def _prose(lines: list[Line]) -> bool:
 
 
 def _gutter(lines: list[Line], gap: float) -> tuple[float, float] | None:
-    """The widest vertical strip, at least `gap` wide, that no column-sized line crosses,
-    with prose on both sides; lines wider than 60% of the text (titles, footers) may
+    """The widest vertical strip, at least `gap` wide, that no column-sized line crosses
+    and that has prose on both sides, side by side; lines wider than 60% of the text (titles, footers) may
     cross it and are laid out across."""
     if len(lines) < 2 * COLUMN_MIN_LINES:
         return None
@@ -236,20 +236,21 @@ def _gutter(lines: list[Line], gap: float) -> tuple[float, float] | None:
         line for line in lines if line.layout_box[2] - line.layout_box[0] < 0.6 * (right - left)
     ]
     spans = sorted((line.layout_box[0], line.layout_box[2]) for line in narrow)
-    best: tuple[float, float] | None = None
-    reach = left
-    for x0, x1 in spans:
-        if x0 - reach >= gap and (best is None or x0 - reach > best[1] - best[0]):
-            best = (reach, x0)
-        reach = max(reach, x1)
-    if best is None:
+    if not spans:
         return None
-    sides = (
-        [line for line in narrow if line.layout_box[2] <= best[0]],
-        [line for line in narrow if line.layout_box[0] >= best[1]],
-    )
-    if all(_prose(side) for side in sides) and _side_by_side(*sides):
-        return best
+    gaps: list[tuple[float, float]] = []
+    reach = spans[0][1]
+    for x0, x1 in spans[1:]:
+        if x0 - reach >= gap:
+            gaps.append((reach, x0))
+        reach = max(reach, x1)
+    for strip in sorted(gaps, key=lambda item: item[0] - item[1]):  # the widest first
+        sides = (
+            [line for line in narrow if line.layout_box[2] <= strip[0]],
+            [line for line in narrow if line.layout_box[0] >= strip[1]],
+        )
+        if all(_prose(side) for side in sides) and _side_by_side(*sides):
+            return strip
     return None
 
 

@@ -210,3 +210,14 @@ def test_blocks_one_above_the_other_across_a_gutter_are_read_top_to_bottom():
     markdown, _, _ = page_layout(lines)
 
     assert markdown.split("\n\n") == ["\n".join(sender), "\n".join(addressee)]
+
+
+def test_a_wider_gap_without_prose_beside_it_does_not_hide_the_gutter():
+    # A label column far left (a wider gap after it than the gutter) and two text columns.
+    lines = [line("A", 10, 100 + 30 * number, 30) for number in range(3)]
+    lines += _column(LEFT_COLUMN, 300, 100, width=380) + _column(RIGHT_COLUMN, 720, 100, width=380)
+
+    markdown, _, _ = page_layout(lines)
+
+    assert markdown.endswith("\n\n" + "\n".join(RIGHT_COLUMN))
+    assert "Weather" not in markdown.split("\n\n")[0]
