@@ -76,6 +76,48 @@ def test_it_finds_vendor_date_and_total_on_real_receipts(client, receipt):
     assert data["total"] == truth["total"].lstrip("$")
 
 
+def _drawn_invoice() -> bytes:
+    """An invoice whose header sits in two blocks side by side, as many are printed."""
+    import io
+
+    from PIL import Image, ImageDraw, ImageFont
+
+    font, bold = ImageFont.load_default(size=20), ImageFont.load_default(size=32)
+    image = Image.new("L", (1000, 640), 255)
+    draw = ImageDraw.Draw(image)
+    draw.text((50, 40), "Northwind Traders LLC", font=bold, fill=0)
+    draw.text((700, 40), "INVOICE", font=bold, fill=0)
+    left = ["1200 Market Street, Suite 5", "Portland, OR 97201"]
+    right = ["Invoice #: INV-20931", "Date: March 15, 2024"]
+    for number, (one, two) in enumerate(zip(left, right, strict=True)):
+        draw.text((50, 90 + 30 * number), one, font=font, fill=0)
+        draw.text((700, 90 + 30 * number), two, font=font, fill=0)
+    draw.text((50, 190), "Bill To: Contoso Ltd, 42 Harbor Road, Seattle", font=font, fill=0)
+    rows = [("Description", "Qty", "Amount"), ("Consulting hours", "10", "$1,200.00")]
+    rows += [("Travel expenses", "1", "$310.50"), ("Total Due", "", "$1,510.50")]
+    for number, row in enumerate(rows):
+        for x, cell in zip((50, 560, 800), row, strict=True):
+            draw.text((x, 270 + 40 * number), cell, font=font, fill=0)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_a_drawn_invoice_with_its_header_in_two_blocks(client):
+    response = client.post(
+        URL, {"imageBase64": b64(_drawn_invoice()), "mimeType": "image/png"}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    data = response.json()["data"]
+    assert data["vendor"]["name"] == "Northwind Traders LLC"
+    assert data["vendor"]["address"] == "1200 Market Street, Suite 5, Portland, OR 97201"
+    assert data["invoice_number"] == "INV-20931"
+    assert data["invoice_date"] == "2024-03-15"
+    assert data["total"] == "1510.50"
+    assert data["currency"] == "USD"
+
+
 def test_the_response_shape_on_a_pdf_with_a_text_layer(client):
     pdf = make_pdf([INVOICE_LINES])
 
