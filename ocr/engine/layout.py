@@ -267,20 +267,19 @@ def _side_by_side(left: list[Line], right: list[Line]) -> bool:
 
 
 def _bands(lines: list[Line], gutter: tuple[float, float]):
-    """The page cut at the lines that cross the gutter: (lines, crosses) top to bottom."""
-    ordered = sorted(lines, key=lambda line: line.layout_box[1])
+    """The page cut where lines cross the gutter: (lines, crossing) top to bottom, a run of
+    crossing lines (a full-width paragraph) staying one band."""
     band: list[Line] = []
-    for line in ordered:
+    crossing = False
+    for line in sorted(lines, key=lambda item: item.layout_box[1]):
         crosses = line.layout_box[0] < gutter[0] and line.layout_box[2] > gutter[1]
-        if crosses:
-            if band:
-                yield band, False
-                band = []
-            yield [line], True
-        else:
-            band.append(line)
+        if band and crosses != crossing:
+            yield band, crossing
+            band = []
+        band.append(line)
+        crossing = crosses
     if band:
-        yield band, False
+        yield band, crossing
 
 
 def _layout_rows(lines: list[Line], page: _Page) -> Layout:

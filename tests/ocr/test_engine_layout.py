@@ -221,3 +221,20 @@ def test_a_wider_gap_without_prose_beside_it_does_not_hide_the_gutter():
 
     assert markdown.endswith("\n\n" + "\n".join(RIGHT_COLUMN))
     assert "Weather" not in markdown.split("\n\n")[0]
+
+
+def test_a_full_width_paragraph_above_columns_stays_one_paragraph():
+    intro = [
+        "An introduction that runs across the whole width of the page above",
+        "the two columns, in two lines that belong to a single paragraph.",
+    ]
+    lines = [line(text, 10, 20 + 30 * number, 910) for number, text in enumerate(intro)]
+    lines += _column(LEFT_COLUMN, 10, 100) + _column(RIGHT_COLUMN, 500, 100)
+
+    markdown, _, _ = page_layout(lines)
+
+    assert markdown.split("\n\n") == [
+        "\n".join(intro),
+        "\n".join(LEFT_COLUMN),
+        "\n".join(RIGHT_COLUMN),
+    ]
