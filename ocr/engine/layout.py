@@ -164,9 +164,14 @@ def _confidence(lines: list[Line]) -> float:
 Layout = tuple[str, list[Block], list[Table]]
 
 # Text columns: each side of a gutter holds at least this many lines, most of them with at
-# least this many words (a table's cells are mostly one or two words: amounts, codes).
+# least this many words (a table's cells are mostly one or two words: amounts, codes),
+# filling the column's measure (prose is set to a width; a table's cells vary), and a
+# share of them carrying a sentence on from the line above (starting in lower case; a
+# table's cells start afresh).
 COLUMN_MIN_LINES = 3
 COLUMN_MIN_WORDS = 3
+COLUMN_FILL = 0.7
+COLUMN_CONTINUED = 0.3
 COLUMN_MAX_DEPTH = 6  # gutters within gutters: up to 2**6 columns, and a bounded recursion
 
 
@@ -221,7 +226,14 @@ def _centre_x(line: Line) -> float:
 def _prose(lines: list[Line]) -> bool:
     if len(lines) < COLUMN_MIN_LINES:
         return False
-    return median(len(line.text.split()) for line in lines) >= COLUMN_MIN_WORDS
+    if median(len(line.text.split()) for line in lines) < COLUMN_MIN_WORDS:
+        return False
+    widths = [line.layout_box[2] - line.layout_box[0] for line in lines]
+    if median(widths) < COLUMN_FILL * max(widths):
+        return False
+    ordered = sorted(lines, key=lambda line: line.layout_box[1])
+    continued = sum(1 for line in ordered[1:] if line.text[:1].islower())
+    return continued >= max(1.0, COLUMN_CONTINUED * (len(ordered) - 1))
 
 
 def _gutter(lines: list[Line], gap: float) -> tuple[float, float] | None:

@@ -214,7 +214,7 @@ def test_blocks_one_above_the_other_across_a_gutter_are_read_top_to_bottom():
 
 def test_a_wider_gap_without_prose_beside_it_does_not_hide_the_gutter():
     # A label column far left (a wider gap after it than the gutter) and two text columns.
-    lines = [line("A", 10, 100 + 30 * number, 30) for number in range(3)]
+    lines = [line("A", 10, 100 + 30 * number, 30) for number in range(2)]
     lines += _column(LEFT_COLUMN, 300, 100, width=380) + _column(RIGHT_COLUMN, 720, 100, width=380)
 
     markdown, _, _ = page_layout(lines)
@@ -238,3 +238,21 @@ def test_a_full_width_paragraph_above_columns_stays_one_paragraph():
         "\n".join(LEFT_COLUMN),
         "\n".join(RIGHT_COLUMN),
     ]
+
+
+def test_a_table_of_phrases_stays_a_table():
+    # Multi-word cells, but of every length: a table, not two text columns.
+    rows = [
+        ("Fast setup for every team", "Install it in under five minutes flat"),
+        ("Backups", "Every night at two, kept for thirty days"),
+        ("Support around the clock", "By mail"),
+        ("Single sign-on for staff", "Works with the usual identity providers"),
+    ]
+    lines = []
+    for number, (one, two) in enumerate(rows):
+        lines.append(line(one, 10, 100 + 30 * number, 10 + 11 * len(one)))
+        lines.append(line(two, 500, 100 + 30 * number, 500 + 11 * len(two)))
+
+    _, _, tables = page_layout(lines)
+
+    assert len(tables) == 1 and tables[0].headers == list(rows[0])
