@@ -100,7 +100,7 @@ def _columns(rows: list[Row], gap: float) -> list[tuple[float, float]] | None:
 
 
 def _column_of(line: Line, columns: list[tuple[float, float]]) -> int:
-    centre = (line.layout_box[0] + line.layout_box[2]) / 2
+    centre = _centre_x(line)
     for index, (x0, x1) in enumerate(columns):
         if x0 - 1 <= centre <= x1 + 1:
             return index
@@ -188,12 +188,18 @@ class _Page:
     body: float  # the median row height of the whole page
     rows: int  # rows on the whole page (a page of one or two rows has no headings)
 
+    @property
+    def gap(self) -> float:
+        """A space wider than ~two characters: it separates table and text columns."""
+        return max(self.body * 1.2, 8.0)
+
 
 def _layout(lines: list[Line], page: _Page, depth: int = 0) -> Layout:
     """Text columns read one after the other, each laid out on its own; the rest by rows."""
-    gutter = _gutter(lines, max(page.body * 1.2, 8.0)) if depth < COLUMN_MAX_DEPTH else None
+    gutter = _gutter(lines, page.gap) if depth < COLUMN_MAX_DEPTH else None
     if gutter is None:
         return _layout_rows(lines, page)
+    middle = (gutter[0] + gutter[1]) / 2
     parts: list[str] = []
     blocks: list[Block] = []
     tables: list[Table] = []
@@ -208,7 +214,6 @@ def _layout(lines: list[Line], page: _Page, depth: int = 0) -> Layout:
         if spanning:
             add(_layout_rows(band, page))
             continue
-        middle = (gutter[0] + gutter[1]) / 2
         left = [line for line in band if _centre_x(line) < middle]
         right = [line for line in band if _centre_x(line) >= middle]
         if _prose(left) and _prose(right) and _side_by_side(left, right):
@@ -238,8 +243,8 @@ def _prose(lines: list[Line]) -> bool:
 
 def _gutter(lines: list[Line], gap: float) -> tuple[float, float] | None:
     """The widest vertical strip, at least `gap` wide, that no column-sized line crosses
-    and that has prose on both sides, side by side; lines wider than 60% of the text (titles, footers) may
-    cross it and are laid out across."""
+    and that has prose on both sides, side by side; lines wider than 60% of the text
+    (titles, footers) may cross it and are laid out across."""
     if len(lines) < 2 * COLUMN_MIN_LINES:
         return None
     left = min(line.layout_box[0] for line in lines)
@@ -296,11 +301,8 @@ def _bands(lines: list[Line], gutter: tuple[float, float]):
 
 def _layout_rows(lines: list[Line], page: _Page) -> Layout:
     """Rows, then tables, headings and paragraphs, top to bottom."""
-    if not lines:
-        return "", [], []
     rows = rows_build(lines)
-    body = page.body
-    gap = max(body * 1.2, 8.0)  # a space wider than ~two characters separates columns
+    body, gap = page.body, page.gap
     blocks: list[Block] = []
     tables: list[Table] = []
     parts: list[str] = []

@@ -413,8 +413,6 @@ def _det_tensor(image: np.ndarray) -> np.ndarray:
 def page_skew(boxes: np.ndarray) -> float:
     """The page's skew in radians (positive: lines rise to the left, y grows downwards),
     the median slope of the top edges of its clearly wide boxes; 0 with too few of them."""
-    if len(boxes) == 0:
-        return 0.0
     top = boxes[:, 1] - boxes[:, 0]  # top-left to top-right corner
     widths = np.hypot(top[:, 0], top[:, 1])
     heights = np.linalg.norm(boxes[:, 3] - boxes[:, 0], axis=1)

@@ -132,9 +132,12 @@ _CURRENCIES = [
 ]
 
 
+def _spaced(line: str) -> str:
+    return re.sub(r"[\t ]+", " ", line).strip()
+
+
 def text_lines(text: str) -> list[str]:
-    plain = strip_markdown(text)
-    lines = [re.sub(r"[\t ]+", " ", line).strip() for line in plain.splitlines()]
+    lines = [_spaced(line) for line in strip_markdown(text).splitlines()]
     return [line for line in lines if line][:MAX_LINES]
 
 
@@ -152,10 +155,10 @@ def reading_pieces(text: str) -> list[str]:
 
     for raw in strip_markdown(text).splitlines():
         if "\t" in raw:
-            block.append([re.sub(r" +", " ", cell).strip() for cell in raw.split("\t")])
+            block.append([_spaced(cell) for cell in raw.split("\t")])
             continue
         flush()
-        line = re.sub(r"[\t ]+", " ", raw).strip()
+        line = _spaced(raw)
         if line:
             pieces.append(line)
     flush()
