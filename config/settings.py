@@ -174,6 +174,8 @@ OCR_RENDER_DPI = env.int("OCR_RENDER_DPI", default=200)
 OCR_PAGE_TIMEOUT_S = env.float("OCR_PAGE_TIMEOUT_S", default=60.0)
 OCR_WORKERS = env.int("OCR_WORKERS", default=1)
 OCR_THREADS = env.int("OCR_THREADS", default=2)
+# Files uploaded with POST /v1/files (Mistral's files API), per organization.
+OCR_FILES_QUOTA_BYTES = env.int("OCR_FILES_QUOTA_BYTES", default=1024 * 1024 * 1024)
 OCR_004_MAX_BYTES = env.int("OCR_004_MAX_BYTES", default=100 * 1024 * 1024)
 PDF_ENGINE = env.str("PDF_ENGINE", default="pdf-text")
 FETCH_MAX_BYTES = env.int("FETCH_MAX_BYTES", default=100 * 1024 * 1024)

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.core.files.storage import default_storage
 
-from ocr.models import Provider, ProviderModel, StoredUpload
+from ocr.models import OcrFile, Provider, ProviderModel, StoredUpload
 
 
 class ProviderModelInline(admin.TabularInline):
@@ -43,3 +44,35 @@ class StoredUploadAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False
+
+
+@admin.register(OcrFile)
+class OcrFileAdmin(admin.ModelAdmin):
+    """Files uploaded with POST /v1/files; deleting one here deletes its bytes too."""
+
+    list_display = [
+        "id",
+        "filename",
+        "organization",
+        "size",
+        "mimetype",
+        "created_at",
+        "expires_at",
+    ]
+    list_filter = ["mimetype"]
+    search_fields = ["id", "filename", "organization__slug"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def delete_model(self, request, obj) -> None:
+        default_storage.delete(obj.storage_name)
+        super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for file in queryset:
+            default_storage.delete(file.storage_name)
+        super().delete_queryset(request, queryset)

@@ -1,3 +1,5 @@
+import uuid
+
 from django.db import models
 
 from accounts.models import Organization
@@ -74,3 +76,30 @@ class StoredUpload(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class OcrFile(models.Model):
+    """A file uploaded through Mistral's files API (`POST /v1/files`) for OCR.
+
+    The id is the UUID clients pass back as `{type: "file", file_id}`; the bytes live in
+    Django's storage under `files/<org public id>/<id>`. Visible to its tenant only.
+    """
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    api_key = models.ForeignKey(
+        ApiKey, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    filename = models.CharField(max_length=255)
+    storage_name = models.CharField(max_length=500)
+    size = models.BigIntegerField()
+    mimetype = models.CharField(max_length=100)
+    purpose = models.CharField(max_length=40, default="ocr")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.filename} ({self.id})"

@@ -66,7 +66,9 @@ def ocr_execute(*, api_key: ApiKey, ocr_request: OcrRequest, request_id: str) ->
     created = timezone.now()
     organization = api_key.organization
 
-    data, fetched_name = source_load(ocr_request.source, max_bytes=ocr_request.max_bytes)
+    data, fetched_name = source_load(
+        ocr_request.source, max_bytes=ocr_request.max_bytes, organization=organization
+    )
     document = document_open(
         data=data,
         filename=ocr_request.source.filename or fetched_name,

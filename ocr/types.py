@@ -82,10 +82,11 @@ class OcrResult:
 
 @dataclass
 class DocumentSource:
-    """Where the bytes come from, before intake: exactly one of data or url."""
+    """Where the bytes come from, before intake: exactly one of data, url or file_id."""
 
     data: bytes | None = None
     url: str | None = None  # http(s) URL fetched by the SSRF-safe fetcher, or a data: URL
+    file_id: str | None = None  # a file uploaded with POST /v1/files, the caller's tenant's
     filename: str | None = None
     declared_media_type: str | None = None  # the client's claim: a hint, never trusted
 

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from ocr import views_files
 from ocr.dialects import views
 from ocr.views_models import ModelListView
 
@@ -12,4 +13,11 @@ urlpatterns = [
     path("api/files/<path:key>", views.FileView.as_view(), name="ocr-file"),
     path("ocr", views.OtoroshiOcrView.as_view(), name="ocr-otoroshi"),
     path("api/v1/models", ModelListView.as_view(), name="models"),
+    path("v1/files", views_files.FilesView.as_view(), name="files"),
+    path("v1/files/<str:file_id>", views_files.FileView.as_view(), name="file"),
+    path(
+        "v1/files/<str:file_id>/content", views_files.FileContentView.as_view(), name="file-content"
+    ),
+    path("v1/files/<str:file_id>/url", views_files.FileSignedUrlView.as_view(), name="file-url"),
+    path("files/signed/<str:file_id>", views_files.SignedFileView.as_view(), name="files-signed"),
 ]

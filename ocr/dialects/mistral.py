@@ -69,11 +69,10 @@ def source_from(document: Any, *, max_bytes: int = MAX_BYTES) -> DocumentSource:
     kind = document.get("type")
     filename = optional_str(document, "document_name", max_len=255)
     if kind == "file" or (kind is None and "file_id" in document):
-        raise ApiError(
-            400,
-            "unsupported_document_type",
-            "Uploaded file ids are not supported; send a document_url or image_url.",
-        )
+        file_id = document.get("file_id")
+        if not isinstance(file_id, str) or not file_id:
+            raise ApiError(400, "invalid_request", "'document.file_id' must be a non-empty string.")
+        return DocumentSource(file_id=file_id, filename=filename)
     if kind in (None, "document_url") and "document_url" in document:
         url = document["document_url"]
         field = "document.document_url"

@@ -262,3 +262,42 @@ models_response = inline_serializer(
         )
     },
 )
+
+# --- Mistral's files API (ocr/views_files.py) -------------------------------------------
+file_upload = inline_serializer(
+    "FileUpload",
+    {
+        "file": s.FileField(),
+        "purpose": s.ChoiceField(choices=["ocr"], required=False),
+        "expiry": s.IntegerField(required=False, help_text="Hours until the file is deleted"),
+    },
+)
+_file_fields = dict(
+    id=s.UUIDField(),
+    object=s.CharField(default="file"),
+    bytes=s.IntegerField(),
+    created_at=s.IntegerField(help_text="Unix seconds"),
+    filename=s.CharField(),
+    purpose=s.CharField(),
+    sample_type=s.CharField(),
+    source=s.CharField(),
+    num_lines=s.IntegerField(allow_null=True),
+    mimetype=s.CharField(),
+    signature=s.CharField(allow_null=True),
+    expires_at=s.IntegerField(allow_null=True),
+    visibility=s.CharField(),
+    deleted=s.BooleanField(required=False),
+)
+file_object = inline_serializer("FileObject", _file_fields)
+file_list = inline_serializer(
+    "FileList",
+    {
+        "data": inline_serializer("FileObject", _file_fields, many=True),
+        "object": s.CharField(),
+        "total": s.IntegerField(),
+    },
+)
+file_deleted = inline_serializer(
+    "FileDeleted", {"id": s.UUIDField(), "object": s.CharField(), "deleted": s.BooleanField()}
+)
+file_signed_url = inline_serializer("FileSignedUrl", {"url": s.URLField()})

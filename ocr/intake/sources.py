@@ -15,6 +15,7 @@ from urllib.parse import unquote_to_bytes
 from django.conf import settings
 
 from config.api import ApiError
+from ocr import files
 from ocr.intake.fetch import fetch_url
 from ocr.types import DocumentSource
 
@@ -84,18 +85,30 @@ def parse_data_url(value: str, *, max_bytes: int | None = None) -> tuple[str, by
     return media_type, data
 
 
-def source_load(source: DocumentSource, *, max_bytes: int) -> tuple[bytes, str | None]:
-    """The document's bytes and a filename hint, from inline data or a URL."""
+def source_load(
+    source: DocumentSource, *, max_bytes: int, organization=None
+) -> tuple[bytes, str | None]:
+    """The document's bytes and a filename hint, from inline data, an uploaded file of
+    `organization` (POST /v1/files) or a URL (our own signed file URLs are read from
+    storage, not fetched)."""
     if source.data is not None:
         if len(source.data) > max_bytes:
             raise _too_large(max_bytes)
         return source.data, source.filename
+    if source.file_id is not None:
+        if organization is None:
+            raise ApiError(400, "unsupported_document_type", "File ids are not accepted here.")
+        file = files.file_get(organization=organization, file_id=source.file_id)
+        return files.file_read(file, max_bytes=max_bytes), source.filename or file.filename
     url = (source.url or "").strip()
     if not url:
         raise ApiError(400, "invalid_request", "No document was given.")
     if url[:5].lower() == "data:":
         _, data = parse_data_url(url, max_bytes=max_bytes)
         return data, source.filename
+    signed = files.signed_file_from_url(url)
+    if signed is not None:
+        return files.file_read(signed, max_bytes=max_bytes), source.filename or signed.filename
     limit = min(max_bytes, settings.FETCH_MAX_BYTES)
     fetched = fetch_url(url, max_bytes=limit, timeout_s=settings.FETCH_TIMEOUT_S)
     return fetched.data, source.filename or fetched.filename

@@ -133,7 +133,7 @@ def test_without_blocks_and_with_image_base64(client):
     [
         ({"document": "https://example.com/a.pdf"}, "invalid_request"),
         ({"document": {"type": "document_url"}}, "invalid_request"),
-        ({"document": {"type": "file", "file_id": "abc"}}, "unsupported_document_type"),
+        ({"document": {"type": "file", "file_id": ""}}, "invalid_request"),
         ({"document": {"type": "image_url", "image_url": {"url": 5}}}, "invalid_request"),
         (
             {

@@ -68,3 +68,34 @@ def test_the_sdk_sees_an_error_for_a_wrong_key(live_server):
             )
 
     assert caught.value.status_code == 401
+
+
+def test_the_sdk_uploads_a_file_then_reads_it_by_signed_url_and_by_id(
+    live_server, secret, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    pdf = make_pdf([["Invoice 1042 total 120.00"]])
+
+    with sdk(live_server, secret) as client:
+        uploaded = client.files.upload(
+            file={"file_name": "invoice.pdf", "content": pdf}, purpose="ocr"
+        )
+        signed = client.files.get_signed_url(file_id=uploaded.id, expiry=1)
+        by_url = client.ocr.process(
+            model="local/rapidocr",
+            document={"type": "document_url", "document_url": signed.url},
+        )
+        by_id = client.ocr.process(
+            model="local/rapidocr", document={"type": "file", "file_id": uploaded.id}
+        )
+        listed = client.files.list()
+        retrieved = client.files.retrieve(file_id=uploaded.id)
+        deleted = client.files.delete(file_id=uploaded.id)
+
+    assert uploaded.filename == "invoice.pdf" and uploaded.size_bytes == len(pdf)
+    assert signed.url.startswith(live_server.url + "/files/signed/")
+    for response in (by_url, by_id):
+        assert "Invoice 1042 total 120.00" in response.pages[0].markdown
+    assert [f.id for f in listed.data] == [uploaded.id] and listed.total == 1
+    assert retrieved.id == uploaded.id and retrieved.deleted is False
+    assert deleted.deleted is True
