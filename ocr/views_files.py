@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.files.storage import default_storage
 from django.http import FileResponse
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework.parsers import MultiPartParser
@@ -27,8 +28,6 @@ _TAGS = ["files"]
 
 
 def _download(file: OcrFile) -> FileResponse:
-    from django.core.files.storage import default_storage
-
     try:
         handle = default_storage.open(file.storage_name, "rb")
     except (FileNotFoundError, OSError):
