@@ -172,6 +172,8 @@ OCR_MAX_PAGES = env.int("OCR_MAX_PAGES", default=1000)
 OCR_MAX_IMAGE_PIXELS = env.int("OCR_MAX_IMAGE_PIXELS", default=60_000_000)
 OCR_RENDER_DPI = env.int("OCR_RENDER_DPI", default=200)
 OCR_PAGE_TIMEOUT_S = env.float("OCR_PAGE_TIMEOUT_S", default=60.0)
+# A page not started after this long behind other documents' pages: 503 engine_busy.
+OCR_QUEUE_TIMEOUT_S = env.float("OCR_QUEUE_TIMEOUT_S", default=120.0)
 OCR_WORKERS = env.int("OCR_WORKERS", default=1)
 OCR_THREADS = env.int("OCR_THREADS", default=2)
 # Files uploaded with POST /v1/files (Mistral's files API), per organization.

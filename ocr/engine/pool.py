@@ -7,6 +7,13 @@ other way) and the next call builds a fresh pool. Other requests whose pages wer
 or running in the killed pool are not at fault: their unfinished pages run once more on
 the fresh pool. A worker that crashed is different (the crashing page is not known), so
 every request with pages in that pool gets `ocr_extraction_error`.
+
+A page's time limit runs from when it starts, not from when it was queued: the pool
+runs pages in submission order, so a page has started once fewer than OCR_WORKERS
+unfinished pages (of any request) were submitted before it. A burst of requests
+therefore queues instead of timing out the pages at the back of the queue (and killing
+the page at its front, which was not at fault). A page still queued after
+OCR_QUEUE_TIMEOUT_S is withdrawn and its request answered 503 `engine_busy`.
 """
 
 from __future__ import annotations
@@ -27,10 +34,15 @@ from config.api import ApiError
 from ocr.engine.images import PageDecodeError
 
 EXTRACTION_ERROR = "ocr_extraction_error"
+BUSY_ERROR = "engine_busy"
+# How often a waiting caller looks again at its page (started yet? queued too long?).
+_POLL_S = 0.25
 # A worker is replaced after this many pages, so slow leaks in native code stay bounded.
 MAX_TASKS_PER_WORKER = 500
 
 _lock = threading.Lock()
+_submit_lock = threading.Lock()
+_queue_lock = threading.Lock()
 _pool: ProcessPoolExecutor | None = None
 
 
@@ -51,7 +63,37 @@ def pool_get() -> ProcessPoolExecutor:
                 initargs=(max(1, settings.OCR_THREADS), float(settings.OCR_PAGE_TIMEOUT_S)),
                 max_tasks_per_child=MAX_TASKS_PER_WORKER,
             )
+            # Unfinished futures in submission order (each started one carries when).
+            _pool.ocr_queue = []
+            _pool.ocr_workers = max(1, settings.OCR_WORKERS)
         return _pool
+
+
+def _queued(pool: ProcessPoolExecutor, fn: Callable[[Any], Any], item: Any) -> Future:
+    """Submit one page, keeping the pool's submission order and start times."""
+    with _submit_lock:  # the queue's order is the executor's
+        future = pool.submit(fn, item)
+        with _queue_lock:
+            queue = pool.ocr_queue
+            queue.append(future)
+            if len(queue) <= pool.ocr_workers:
+                future.ocr_started = time.monotonic()
+    # Runs at once if the page is done already; never under our locks (the executor's
+    # thread runs it when the page completes, holding locks of its own).
+    future.add_done_callback(lambda done: _finished(pool, done))
+    return future
+
+
+def _finished(pool: ProcessPoolExecutor, future: Future) -> None:
+    """A page is done: the first page queued behind the running ones starts now."""
+    with _queue_lock:
+        queue = pool.ocr_queue
+        if future not in queue:
+            return
+        queue.remove(future)
+        workers = pool.ocr_workers
+        if len(queue) >= workers and not hasattr(queue[workers - 1], "ocr_started"):
+            queue[workers - 1].ocr_started = time.monotonic()
 
 
 def pool_discard(pool: ProcessPoolExecutor, *, overran: bool = False) -> None:
@@ -90,9 +132,9 @@ def pool_map(
 ) -> list[Any]:
     """Run fn over items in the pool, in order, each item within its own time limit.
 
-    The limit runs from the moment the item could start: submission for the first
-    OCR_WORKERS items, the previous item's completion for the rest. Items left unfinished
-    when another caller's overrun killed the pool are run once more on a fresh pool.
+    The limit runs from the moment the item starts (see the module's docstring). Items
+    left unfinished when another caller's overrun killed the pool are run once more on a
+    fresh pool.
     """
     if not items:
         return []
@@ -124,19 +166,14 @@ def _pool_run(
         return ApiError(502, EXTRACTION_ERROR, message)
 
     try:
-        futures: list[Future] = [pool.submit(fn, item) for item in items]
+        futures: list[Future] = [_queued(pool, fn, item) for item in items]
     except (BrokenProcessPool, RuntimeError) as exc:
         raise stopped("The OCR engine is restarting; try again.") from exc
-    workers = max(1, settings.OCR_WORKERS)
-    submitted = time.monotonic()
-    finished: list[float] = []
+    queued_until = time.monotonic() + float(settings.OCR_QUEUE_TIMEOUT_S)
     try:
-        for position, future in enumerate(futures):
-            # Item i can start once item i - workers is done: that is when its clock starts.
-            clock = submitted if position < workers else finished[position - workers]
+        for future in futures:
             try:
-                remaining = timeout_s - (time.monotonic() - clock)
-                results.append(future.result(timeout=max(0.0, remaining)))
+                results.append(_result(future, timeout_s=timeout_s, queued_until=queued_until))
             except FutureTimeout as exc:
                 pool_discard(pool, overran=True)
                 raise ApiError(
@@ -158,7 +195,35 @@ def _pool_run(
                 raise ApiError(
                     502, EXTRACTION_ERROR, f"The OCR engine failed on a page: {exc}"[:300]
                 ) from exc
-            finished.append(time.monotonic())
     finally:
         for future in futures:
             future.cancel()
+
+
+def _result(future: Future, *, timeout_s: float, queued_until: float) -> Any:
+    """The page's result once it has run; FutureTimeout when it ran longer than
+    `timeout_s`; 503 `engine_busy` when it had not started by `queued_until`."""
+    while True:
+        now = time.monotonic()
+        started = getattr(future, "ocr_started", None)
+        if started is None:
+            if now < queued_until:
+                wait = min(_POLL_S, queued_until - now)
+            elif future.cancel():
+                raise ApiError(
+                    503,
+                    BUSY_ERROR,
+                    "The OCR engine is busy with other documents; try again shortly.",
+                    headers={"Retry-After": "30"},
+                )
+            else:  # handed to a worker already: it starts as soon as one is free
+                wait = _POLL_S
+        else:
+            remaining = timeout_s - (now - started)
+            if remaining <= 0:
+                raise FutureTimeout
+            wait = min(_POLL_S, remaining)
+        try:
+            return future.result(timeout=wait)
+        except FutureTimeout:
+            continue

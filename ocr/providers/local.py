@@ -39,6 +39,7 @@ class LocalClient(ProviderClient):
 
     def ocr(self, document, *, model: ProviderModel, request: OcrRequest) -> OcrResult:
         from ocr.engine import engine_run
+        from ocr.engine.pool import BUSY_ERROR
 
         started = time.monotonic()
         try:
@@ -46,6 +47,8 @@ class LocalClient(ProviderClient):
         except ApiError as error:
             if error.status < 500:
                 raise  # the client's document (e.g. a damaged page): no failover helps
+            if error.code == BUSY_ERROR:
+                raise  # 503 with Retry-After: the engine is healthy, only booked up
             raise ProviderError(
                 f"{self.slug}: {error.message}",
                 permanent=True,

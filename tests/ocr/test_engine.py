@@ -10,6 +10,7 @@ import io
 import json
 import os
 import shutil
+import threading
 import time
 
 import pytest
@@ -18,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from config.api import ApiError
 from ocr.engine import engine_available, engine_run
 from ocr.engine.layout import markdown_plain
-from ocr.engine.pool import pool_map
+from ocr.engine.pool import pool_get, pool_map
 from ocr.engine.worker import peak_rss_mib
 from ocr.intake.document import document_open
 from tests.ocr.conftest import cer, image_bytes, make_pdf, sroie_reference, word_f1
@@ -261,6 +262,60 @@ def test_another_requests_overrun_does_not_fail_this_one(corpus):
     assert pool_map(abs, [-3, -4], timeout_s=30) == [3, 4]
     first.join()
     assert outcome["overrun"] == "ocr_extraction_error"
+
+
+def _in_thread(fn, *args, **kwargs) -> tuple[threading.Thread, dict]:
+    outcome: dict = {}
+
+    def run_it() -> None:
+        try:
+            outcome["result"] = fn(*args, **kwargs)
+        except ApiError as error:
+            outcome["error"] = error
+
+    thread = threading.Thread(target=run_it)
+    thread.start()
+    return thread, outcome
+
+
+def test_a_page_queued_behind_other_requests_gets_its_whole_time_limit():
+    """The limit counts from when the page starts, not from when it was queued: here the
+    second request's page waits 1.2 s behind the first, then runs 1.2 s of its 2 s."""
+    if pool_get().ocr_workers != 1:
+        pytest.skip("needs a one-worker pool")
+    first, first_outcome = _in_thread(pool_map, time.sleep, [1.2], timeout_s=2.0)
+    time.sleep(0.1)
+    started = time.monotonic()
+
+    assert pool_map(time.sleep, [1.2], timeout_s=2.0) == [None]
+
+    first.join()
+    assert time.monotonic() - started > 2.0  # it did wait for the first page
+    assert first_outcome == {"result": [None]}
+
+
+def test_a_page_queued_too_long_is_engine_busy_and_costs_the_others_nothing(settings):
+    if pool_get().ocr_workers != 1:
+        pytest.skip("needs a one-worker pool")
+    settings.OCR_QUEUE_TIMEOUT_S = 0.5
+    running, running_outcome = _in_thread(pool_map, time.sleep, [2.0], timeout_s=10)
+    time.sleep(0.1)
+    # These two are handed to the worker's call queue at once (the executor keeps its
+    # queue filled, one above the worker count), where they can no longer be withdrawn.
+    next_up, next_outcome = _in_thread(pool_map, abs, [-2, -4], timeout_s=10)
+    time.sleep(0.1)
+    started = time.monotonic()
+
+    with pytest.raises(ApiError) as caught:
+        pool_map(abs, [-3], timeout_s=10)
+
+    assert (caught.value.status, caught.value.code) == (503, "engine_busy")
+    assert caught.value.headers["Retry-After"]
+    assert time.monotonic() - started < 1.5
+    running.join()
+    next_up.join()
+    # Nobody's page was killed for it.
+    assert running_outcome == {"result": [None]} and next_outcome == {"result": [2, 4]}
 
 
 def test_a_damaged_later_page_is_invalid_document():
