@@ -13,7 +13,9 @@ runs pages in submission order, so a page has started once fewer than OCR_WORKER
 unfinished pages (of any request) were submitted before it. A burst of requests
 therefore queues instead of timing out the pages at the back of the queue (and killing
 the page at its front, which was not at fault). A page still queued after
-OCR_QUEUE_TIMEOUT_S is withdrawn and its request answered 503 `engine_busy`.
+OCR_QUEUE_TIMEOUT_S is withdrawn and its request answered 503 `engine_busy`. A request
+has at most OCR_WORKERS + 1 pages in the pool at a time, so concurrent requests take
+turns page by page: one tenant's 1,000-page PDF does not hold up everyone else's receipt.
 """
 
 from __future__ import annotations
@@ -165,13 +167,25 @@ def _pool_run(
         pool_discard(pool)
         return ApiError(502, EXTRACTION_ERROR, message)
 
+    # A request keeps at most one page more than there are workers in the pool (the
+    # workers never wait for its next page), so requests at the same time take turns
+    # page by page instead of a long document holding the pool for all of its pages.
+    window = pool.ocr_workers + 1
+    queue_timeout = float(settings.OCR_QUEUE_TIMEOUT_S)
+    futures: list[tuple[Future, float]] = []
+
+    def submit_next() -> None:
+        try:
+            future = _queued(pool, fn, items[len(futures)])
+        except (BrokenProcessPool, RuntimeError) as exc:
+            raise stopped("The OCR engine is restarting; try again.") from exc
+        futures.append((future, time.monotonic() + queue_timeout))
+
     try:
-        futures: list[Future] = [_queued(pool, fn, item) for item in items]
-    except (BrokenProcessPool, RuntimeError) as exc:
-        raise stopped("The OCR engine is restarting; try again.") from exc
-    queued_until = time.monotonic() + float(settings.OCR_QUEUE_TIMEOUT_S)
-    try:
-        for future in futures:
+        while len(futures) < min(window, len(items)):
+            submit_next()
+        for position in range(len(items)):
+            future, queued_until = futures[position]
             try:
                 results.append(_result(future, timeout_s=timeout_s, queued_until=queued_until))
             except FutureTimeout as exc:
@@ -195,8 +209,10 @@ def _pool_run(
                 raise ApiError(
                     502, EXTRACTION_ERROR, f"The OCR engine failed on a page: {exc}"[:300]
                 ) from exc
+            if len(futures) < len(items):
+                submit_next()
     finally:
-        for future in futures:
+        for future, _ in futures:
             future.cancel()
 
 

@@ -294,6 +294,26 @@ def test_a_page_queued_behind_other_requests_gets_its_whole_time_limit():
     assert first_outcome == {"result": [None]}
 
 
+def test_a_long_document_does_not_hold_up_a_short_one_behind_it():
+    """Requests take turns page by page: a one-page request sent while an eight-page one
+    runs waits for a page or two of it, not for all eight."""
+    if pool_get().ocr_workers != 1:
+        pytest.skip("needs a one-worker pool")
+    pool_map(abs, [-1])  # a warm pool: the clock below measures the pages only
+    long_started = time.monotonic()
+    long, long_outcome = _in_thread(pool_map, time.sleep, [0.4] * 8, timeout_s=10)
+    time.sleep(0.2)
+    started = time.monotonic()
+
+    assert pool_map(abs, [-5], timeout_s=10) == [5]
+
+    short_took = time.monotonic() - started
+    long.join()
+    assert long_outcome == {"result": [None] * 8}
+    assert time.monotonic() - long_started > 3.2
+    assert short_took < 1.6, short_took
+
+
 def test_a_page_queued_too_long_is_engine_busy_and_costs_the_others_nothing(settings):
     if pool_get().ocr_workers != 1:
         pytest.skip("needs a one-worker pool")

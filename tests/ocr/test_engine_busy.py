@@ -22,10 +22,13 @@ def test_a_request_queued_past_the_limit_is_503_with_retry_after_and_costs_nothi
     settings.OCR_QUEUE_TIMEOUT_S = 0.5
     health_before = provider_health_get(slugs=["local"])["local"]
     # One page running for 2 s and two more in the worker's call queue: ours waits.
-    busy = [threading.Thread(target=pool_map, args=(time.sleep, [2.0, 0.01, 0.01]))]
+    busy = [
+        threading.Thread(target=pool_map, args=(time.sleep, [2.0])),
+        threading.Thread(target=pool_map, args=(abs, [-1, -2])),
+    ]
     for thread in busy:
         thread.start()
-    time.sleep(0.2)
+        time.sleep(0.1)
 
     response = client.post("/v1/ocr", {"base64": data_url(phototest_png())}, format="json")
 
