@@ -77,3 +77,30 @@ def _provider_list_uncached(settings):
     snapshot per worker), and so is provider health (1 second per worker)."""
     settings.OCR_PROVIDER_CACHE_S = 0
     settings.OCR_PROVIDER_HEALTH_CACHE_S = 0
+
+
+def _serialized_rollback(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    return bool(marker and marker.kwargs.get("serialized_rollback"))
+
+
+def _transactional(item) -> bool:
+    marker = item.get_closest_marker("django_db")
+    if marker and marker.kwargs.get("transaction"):
+        return True
+    return bool({"transactional_db", "live_server"} & set(getattr(item, "fixturenames", ())))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items) -> None:
+    """Serialized-rollback tests go first among the transactional ones, whatever subset
+    runs. A transactional test's flush recreates the content types under new ids; a
+    serialized rollback after it then re-inserts the old ones and hits their unique
+    constraint (tests/billing/helpers.py SEEDED_TRANSACTIONS)."""
+    first = next((i for i, item in enumerate(items) if _transactional(item)), None)
+    if first is None:
+        return
+    tail = items[first:]
+    items[first:] = [t for t in tail if _serialized_rollback(t)] + [
+        t for t in tail if not _serialized_rollback(t)
+    ]
