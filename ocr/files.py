@@ -130,6 +130,18 @@ def _purge(file: OcrFile) -> None:
     file.delete()
 
 
+def files_purge_expired(*, organization=None) -> int:
+    """Delete expired files (of `organization`, or everyone's) and their bytes."""
+    expired = OcrFile.objects.filter(expires_at__lte=timezone.now())
+    if organization is not None:
+        expired = expired.filter(organization=organization)
+    count = 0
+    for file in expired:
+        _purge(file)
+        count += 1
+    return count
+
+
 def file_get(*, organization, file_id: Any) -> OcrFile:
     """The tenant's file `file_id`; 404 for a malformed, unknown, foreign or expired id."""
     try:
@@ -171,10 +183,7 @@ def file_list(*, organization, params) -> tuple[list[OcrFile], int]:
     """A page of the tenant's files, newest first; `params` is the query string."""
     page = _page_arg(params.get("page"), field="page", default=0, low=0, high=1_000_000)
     size = _page_arg(params.get("page_size"), field="page_size", default=100, low=1, high=1000)
-    for expired in OcrFile.objects.filter(
-        organization=organization, expires_at__lte=timezone.now()
-    ):
-        _purge(expired)
+    files_purge_expired(organization=organization)
     files = OcrFile.objects.filter(organization=organization).order_by("-created_at", "id")
     purpose = params.get("purpose")
     if purpose:

@@ -236,3 +236,20 @@ def test_the_quota_refuses_an_upload_past_it(client, funded, settings):
 def test_files_need_an_ocr_key(management_key, funded):
     assert client_with(None).get("/v1/files").status_code == 401
     assert client_with(management_key[1]).get("/v1/files").status_code == 401
+
+
+def test_purge_files_deletes_expired_files_of_every_tenant(client, funded, media):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    kept = upload(client).json()["id"]
+    gone = upload(client, expiry=1).json()["id"]
+    OcrFile.objects.filter(id=gone).update(expires_at=timezone.now() - dt.timedelta(seconds=1))
+    out = StringIO()
+
+    call_command("purge_files", stdout=out)
+
+    assert "Deleted 1 expired file(s)." in out.getvalue()
+    assert list(OcrFile.objects.values_list("id", flat=True)) == [uuid.UUID(kept)]
+    assert [p.name for p in (media / "files").rglob("*-*")] == [kept]
