@@ -18,6 +18,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.conf import settings
 
@@ -173,3 +174,16 @@ def _backend_decide(*, api_key, rpm, max_in_flight, token):
 
 def now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+def ratelimited(*, api_key: ApiKey, respond: Callable[[], Any]) -> Any:
+    """`respond()` inside one rate-limit slot, with the limit's headers on its response;
+    the slot is released however it ends."""
+    ticket = ratelimit_acquire(api_key=api_key)
+    try:
+        response = respond()
+        for name, value in ticket.headers().items():
+            response[name] = value
+        return response
+    finally:
+        ticket.release()

@@ -53,20 +53,23 @@ def _display_name(name: str | None) -> str:
     return clean[:255] or "upload"
 
 
-def _hours(value: Any, *, field: str, bounds: tuple[int, int], default: int | None) -> int | None:
+def _whole_number(
+    value: Any, *, field: str, bounds: tuple[int, int], default: int | None, unit: str = ""
+) -> int | None:
+    """A form or query value as an integer within `bounds`, or `default` when absent."""
     if value in (None, ""):
         return default
     try:
-        hours = int(value)
+        number = int(value)
     except (TypeError, ValueError):
-        hours = None
-    if hours is None or not bounds[0] <= hours <= bounds[1]:
+        number = None
+    if number is None or not bounds[0] <= number <= bounds[1]:
         raise ApiError(
             400,
             "invalid_request",
-            f"'{field}' must be a whole number of hours from {bounds[0]} to {bounds[1]}.",
+            f"'{field}' must be a whole number{unit} from {bounds[0]} to {bounds[1]}.",
         )
-    return hours
+    return number
 
 
 def _quota_check(organization, size: int) -> None:
@@ -93,7 +96,9 @@ def file_create(*, api_key, upload: Any, purpose: Any = None, expiry: Any = None
         raise ApiError(
             400, "invalid_request", "Only purpose 'ocr' is supported: files here are for OCR."
         )
-    hours = _hours(expiry, field="expiry", bounds=FILE_EXPIRY_HOURS, default=None)
+    hours = _whole_number(
+        expiry, field="expiry", bounds=FILE_EXPIRY_HOURS, default=None, unit=" of hours"
+    )
     if not upload.size:
         raise ApiError(400, "missing_file", "The file is empty.")
     if upload.size > MAX_BYTES:
@@ -165,24 +170,10 @@ def file_delete(*, organization, file_id: Any) -> OcrFile:
     return file
 
 
-def _page_arg(value: Any, *, field: str, default: int, low: int, high: int) -> int:
-    if value in (None, ""):
-        return default
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        number = None
-    if number is None or not low <= number <= high:
-        raise ApiError(
-            400, "invalid_request", f"'{field}' must be an integer from {low} to {high}."
-        )
-    return number
-
-
 def file_list(*, organization, params) -> tuple[list[OcrFile], int]:
     """A page of the tenant's files, newest first; `params` is the query string."""
-    page = _page_arg(params.get("page"), field="page", default=0, low=0, high=1_000_000)
-    size = _page_arg(params.get("page_size"), field="page_size", default=100, low=1, high=1000)
+    page = _whole_number(params.get("page"), field="page", bounds=(0, 1_000_000), default=0)
+    size = _whole_number(params.get("page_size"), field="page_size", bounds=(1, 1000), default=100)
     files_purge_expired(organization=organization)
     files = OcrFile.objects.filter(organization=organization).order_by("-created_at", "id")
     purpose = params.get("purpose")
@@ -240,7 +231,9 @@ def _signature(file_id: str, expires: int) -> str:
 
 
 def signed_url_make(request, file: OcrFile, *, expiry: Any) -> str:
-    hours = _hours(expiry, field="expiry", bounds=SIGNED_URL_HOURS, default=24)
+    hours = _whole_number(
+        expiry, field="expiry", bounds=SIGNED_URL_HOURS, default=24, unit=" of hours"
+    )
     expires = int(time.time()) + hours * 3600
     if file.expires_at is not None:
         expires = min(expires, int(file.expires_at.timestamp()))

@@ -15,7 +15,7 @@ from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.ratelimit import ratelimit_acquire
+from billing.ratelimit import ratelimited
 from config.api import ApiError
 from keys.authentication import ApiKeyAuthentication, require_key
 from ocr import files
@@ -80,8 +80,8 @@ class FilesView(_FilesView):
             )
         if not is_multipart(request):
             raise ApiError(400, "invalid_request", "Send the file as multipart/form-data.")
-        ticket = ratelimit_acquire(api_key=request.auth)
-        try:
+
+        def respond() -> Response:
             body = request_body(request)
             file = files.file_create(
                 api_key=request.auth,
@@ -89,12 +89,9 @@ class FilesView(_FilesView):
                 purpose=body.get("purpose"),
                 expiry=body.get("expiry"),
             )
-            response = Response(files.file_json(file), status=200)
-            for name, value in ticket.headers().items():
-                response[name] = value
-            return response
-        finally:
-            ticket.release()
+            return Response(files.file_json(file), status=200)
+
+        return ratelimited(api_key=request.auth, respond=respond)
 
 
 class FileView(_FilesView):

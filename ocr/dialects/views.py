@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.money import micros_to_usd_str
-from billing.ratelimit import ratelimit_acquire
+from billing.ratelimit import ratelimit_acquire, ratelimited
 from billing.selectors import credits_available_micros
 from config.api import ApiError, as_api_error
 from keys.authentication import ApiKeyAuthentication, require_key
@@ -275,16 +275,13 @@ class UploadView(_KeyView):
             raise ApiError(413, "file_too_large", "File too large (max 20 MiB)")
         if not is_multipart(request):
             raise ApiError(400, "invalid_request", "Send the file as multipart/form-data")
-        ticket = ratelimit_acquire(api_key=request.auth)
-        try:
+
+        def respond() -> Response:
             body = request_body(request)
             upload = uploads.upload_create(api_key=request.auth, upload=body.get("file"))
-            response = Response(uploads.upload_json(request, upload), status=200)
-            for name, value in ticket.headers().items():
-                response[name] = value
-            return response
-        finally:
-            ticket.release()
+            return Response(uploads.upload_json(request, upload), status=200)
+
+        return ratelimited(api_key=request.auth, respond=respond)
 
 
 class FileView(_KeyView):

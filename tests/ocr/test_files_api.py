@@ -253,3 +253,25 @@ def test_purge_files_deletes_expired_files_of_every_tenant(client, funded, media
     assert "Deleted 1 expired file(s)." in out.getvalue()
     assert list(OcrFile.objects.values_list("id", flat=True)) == [uuid.UUID(kept)]
     assert [p.name for p in (media / "files").rglob("*-*")] == [kept]
+
+
+def test_a_revoked_key_reaches_no_file_route(funded, media):
+    from keys.services import api_key_create, api_key_revoke
+
+    key, secret = api_key_create(organization=funded, name="soon revoked")
+    client = client_with(secret)
+    file_id = upload(client).json()["id"]
+    api_key_revoke(key=key)
+
+    for method, path in (
+        ("get", "/v1/files"),
+        ("get", f"/v1/files/{file_id}"),
+        ("get", f"/v1/files/{file_id}/content"),
+        ("get", f"/v1/files/{file_id}/url"),
+        ("delete", f"/v1/files/{file_id}"),
+    ):
+        response = getattr(client, method)(path)
+        assert response.status_code == 401, path
+        assert error_code(response) == "invalid_api_key", path
+    assert upload(client).status_code == 401
+    assert OcrFile.objects.filter(id=file_id).exists()
