@@ -88,7 +88,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 def receipts() -> list[tuple[str, bytes, str, str]]:
-    from tests.ocr.conftest import sroie_reference
+    from tests.ocr.documents import sroie_reference
 
     out = []
     for scan in sorted((CORPUS / "sroie").glob("*.jpg")):
@@ -156,7 +156,7 @@ class Engine:
 
 
 def accuracy_and_latency(names: list[str], rounds: int) -> dict:
-    from tests.ocr.conftest import cer, word_f1
+    from tests.ocr.documents import cer, word_f1
 
     engines = {name: Engine(name, threads=2) for name in names}
     pages = receipts()
@@ -210,7 +210,7 @@ def text_layer_rate(page_count: int = 300) -> float:
     django.setup()
     from ocr.engine import engine_run
     from ocr.intake.document import document_open
-    from tests.ocr.conftest import make_pdf
+    from tests.ocr.documents import make_pdf
 
     lines = [
         f"Line {n}: the quick brown fox jumps over the lazy dog, 1,234.{n:02d} EUR"

@@ -33,6 +33,11 @@ DET_BOX_SURE = 0.5
 WEAK_BOX_TEXT_SCORE = 0.9
 DET_TEXT_HEIGHT = 16.0
 DET_MAX_PIXELS = 1_600_000
+# The detector's memory grows with its input's area (~270 bytes a pixel): a larger input
+# runs as bands of at most DET_BAND_PIXELS, each with DET_BAND_MARGIN px of context on
+# either side, whose probability maps are stitched (a worker's peak stays near 500 MiB).
+DET_BAND_PIXELS = 800_000
+DET_BAND_MARGIN = 96
 REC_BATCH = 1
 REC_MIN_WIDTH = 160
 CLS_SAMPLE = 12
@@ -146,7 +151,9 @@ class RapidRecognizer:
             )
         # RapidOCR's TextDetector.__call__, keeping each box's score with it.
         tensor = _det_tensor(det_input)
-        found, scores = self.det.postprocess_op(self.det.session(tensor), det_input.shape[:2])
+        found, scores = self.det.postprocess_op(
+            det_banded(self.det.session, tensor), det_input.shape[:2]
+        )
         if len(found) == 0:
             return np.zeros((0, 4, 2), dtype=np.float32), np.zeros(0, dtype=np.float32)
         found = np.asarray(found, dtype=np.float32)
@@ -408,6 +415,32 @@ def _det_tensor(image: np.ndarray) -> np.ndarray:
     tensor *= 1 / 127.5
     tensor -= 1.0
     return tensor
+
+
+def det_banded(model, tensor: np.ndarray) -> np.ndarray:
+    """model(tensor) -> (1, 1, H, W), computed as bands across the longer side of at most
+    DET_BAND_PIXELS each (sides stay multiples of 32), each run with DET_BAND_MARGIN px of
+    the page beyond it on both sides and only its own rows (or columns) kept."""
+    height, width = tensor.shape[2:]
+    if height * width <= DET_BAND_PIXELS:
+        return model(tensor)
+    axis = 2 if height >= width else 3  # bands across the longer side
+    length = tensor.shape[axis]
+    count = math.ceil(height * width / DET_BAND_PIXELS)
+    step = math.ceil(length / count / 32) * 32
+    out = np.empty((1, 1, height, width), dtype=np.float32)
+    for start in range(0, length, step):
+        stop = min(length, start + step)
+        lo, hi = max(0, start - DET_BAND_MARGIN), min(length, stop + DET_BAND_MARGIN)
+        band = model(np.ascontiguousarray(_along(tensor, axis, lo, hi)))
+        _along(out, axis, start, stop)[...] = _along(band, axis, start - lo, stop - lo)
+    return out
+
+
+def _along(array: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
+    index = [slice(None)] * array.ndim
+    index[axis] = slice(start, stop)
+    return array[tuple(index)]
 
 
 def page_skew(boxes: np.ndarray) -> float:

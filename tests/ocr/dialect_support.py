@@ -14,7 +14,7 @@ from PIL import Image
 from rest_framework.test import APIClient
 
 from billing.models import UsageRecord
-from tests.ocr.conftest import cer
+from tests.ocr.documents import cer
 
 CORPUS = Path(__file__).resolve().parent.parent.parent.parent / "shared" / "corpus"
 PHOTOTEST_TXT = CORPUS / "tesseract" / "phototest.txt"

@@ -13,7 +13,6 @@ from decimal import Decimal
 import pytest
 
 from billing.models import UsageRecord
-from tests.ocr.conftest import make_pdf
 from tests.ocr.dialect_support import (
     assert_cost_headers,
     assert_not_charged,
@@ -24,6 +23,7 @@ from tests.ocr.dialect_support import (
     error_code,
     phototest_png,
 )
+from tests.ocr.documents import make_pdf
 
 pytest_plugins = ["tests.fakes.fixtures"]
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,6 @@ from __future__ import annotations
 import pytest
 from mistralai.client.models import OCRResponse
 
-from tests.ocr.conftest import make_pdf
 from tests.ocr.dialect_support import (
     assert_cost_headers,
     assert_not_charged,
@@ -16,6 +15,7 @@ from tests.ocr.dialect_support import (
     error_code,
     phototest_png,
 )
+from tests.ocr.documents import make_pdf
 
 pytestmark = pytest.mark.django_db
 

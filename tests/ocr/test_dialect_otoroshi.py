@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from tests.ocr.conftest import make_pdf
 from tests.ocr.dialect_support import (
     alias_model,
     assert_cost_headers,
@@ -17,6 +16,7 @@ from tests.ocr.dialect_support import (
     error_code,
     phototest_png,
 )
+from tests.ocr.documents import make_pdf
 
 pytestmark = pytest.mark.django_db
 

@@ -13,16 +13,18 @@ import shutil
 import threading
 import time
 
+import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from config.api import ApiError
 from ocr.engine import engine_available, engine_run
 from ocr.engine.layout import markdown_plain
-from ocr.engine.pool import pool_get, pool_map
+from ocr.engine.pool import pool_get, pool_map, pool_shutdown
+from ocr.engine.rapid import DET_BAND_MARGIN, DET_BAND_PIXELS, det_banded
 from ocr.engine.worker import peak_rss_mib
 from ocr.intake.document import document_open
-from tests.ocr.conftest import cer, image_bytes, make_pdf, sroie_reference, word_f1
+from tests.ocr.documents import cer, image_bytes, make_pdf, sroie_reference, word_f1
 
 
 def run(data: bytes, **kwargs):
@@ -213,16 +215,49 @@ def test_columns_become_a_table_and_large_type_a_heading():
 
 
 def test_a_large_scan_keeps_the_worker_under_700_mib(corpus):
-    scan = Image.open(corpus / "sroie" / "002.jpg").convert("RGB")
-    large = scan.resize((5000, 7000), Image.Resampling.BILINEAR)
-    data = image_bytes(large, "JPEG", quality=85)
-    del scan, large
+    # A worker of its own (the session's may have read anything before), which reads the
+    # three largest receipts and then the scan: its peak is what those pages took.
+    pool_shutdown()
+    try:
+        for name in ("027", "051", "072"):
+            run((corpus / "sroie" / f"{name}.jpg").read_bytes())
+        scan = Image.open(corpus / "sroie" / "002.jpg").convert("RGB")
+        large = scan.resize((5000, 7000), Image.Resampling.BILINEAR)
+        data = image_bytes(large, "JPEG", quality=85)
+        del scan, large
 
-    result = run(data)
+        result = run(data)
 
-    assert result.pages[0].width == 5000 and result.pages[0].height == 7000
-    assert "33.90" in plain(result)
-    assert pool_map(peak_rss_mib, [None])[0] < 700
+        assert result.pages[0].width == 5000 and result.pages[0].height == 7000
+        assert "33.90" in plain(result)
+        assert pool_map(peak_rss_mib, [None])[0] < 700
+    finally:
+        pool_shutdown()
+
+
+def test_a_large_detector_input_is_read_in_bands_like_a_whole():
+    calls = []
+
+    def model(tensor):
+        calls.append(tensor.shape)
+        # A stand-in detector whose output at a pixel depends on its neighbourhood: the
+        # band margins must give each kept row the same context the whole page gives.
+        padded = np.pad(tensor.mean(axis=1, keepdims=True), ((0, 0), (0, 0), (8, 8), (8, 8)))
+        return padded[:, :, 16:, 16:] + padded[:, :, :-16, :-16]
+
+    rng = np.random.default_rng(7)
+    for shape in ((1, 3, 2048, 640), (1, 3, 480, 2400), (1, 3, 320, 320)):
+        tensor = rng.random(shape, dtype=np.float32)
+        whole = model(tensor)
+        calls.clear()
+        banded = det_banded(model, tensor)
+        assert banded.shape == whole.shape == (1, 1, *shape[2:])
+        assert np.array_equal(banded, whole)
+        breadth = min(shape[2:])
+        assert all(
+            h * w <= DET_BAND_PIXELS + (2 * DET_BAND_MARGIN + 32) * breadth for *_, h, w in calls
+        )
+        assert (len(calls) > 1) == (shape[2] * shape[3] > DET_BAND_PIXELS)
 
 
 def test_a_worker_crash_is_an_extraction_error_and_the_pool_recovers(corpus):

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from billing.models import UsageRecord
 from ocr.models import OcrFile
-from tests.ocr.conftest import make_pdf
 from tests.ocr.dialect_support import (
     assert_not_charged,
     assert_phototest_text,
@@ -21,6 +20,7 @@ from tests.ocr.dialect_support import (
     error_code,
     phototest_png,
 )
+from tests.ocr.documents import make_pdf
 
 pytestmark = pytest.mark.django_db
 

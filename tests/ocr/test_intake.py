@@ -11,7 +11,7 @@ from config.api import ApiError
 from ocr.intake.document import document_open
 from ocr.intake.sources import decode_base64, parse_data_url, source_load
 from ocr.types import DocumentSource
-from tests.ocr.conftest import image_bytes, make_pdf, png_header_only
+from tests.ocr.documents import image_bytes, make_pdf, png_header_only
 
 
 @pytest.fixture

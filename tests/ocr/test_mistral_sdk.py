@@ -7,8 +7,8 @@ from mistralai.client import Mistral
 from mistralai.client.errors import SDKError
 from mistralai.client.models import OCRResponse
 
-from tests.ocr.conftest import make_pdf
 from tests.ocr.dialect_support import assert_phototest_text, data_url, phototest_png
+from tests.ocr.documents import make_pdf
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,8 @@ import pytest
 
 from billing.services import credits_add
 from keys.services import api_key_create
-from tests.ocr.conftest import make_pdf
 from tests.ocr.dialect_support import alias_model, assert_phototest_text, phototest_png
+from tests.ocr.documents import make_pdf
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "seed_examples.sh"
 
