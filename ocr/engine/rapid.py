@@ -40,7 +40,11 @@ DET_BAND_PIXELS = 800_000
 DET_BAND_MARGIN = 96
 REC_BATCH = 1
 REC_MIN_WIDTH = 160
-CLS_SAMPLE = 12
+# The 180-degree vote: pieces of the widest lines, a few a line, each no wider than the
+# classifier's own input shape (192x48 px) allows without squeezing the letters.
+CLS_PIECES = 24
+CLS_PIECES_PER_LINE = 3
+CLS_PIECE_ASPECT = 3.5
 # A page whose lines lean by more than this (degrees), measured on at least SKEW_MIN_LINES
 # wide lines, is laid out in its straightened frame; below it, plain boxes already give
 # the reading order (and a straight page's boxes lean by up to ~0.6 degrees at random).
@@ -172,11 +176,11 @@ class RapidRecognizer:
         return int(tall.sum()) > int(wide.sum()) * 2
 
     def _upside_down(self, crops: list[np.ndarray]) -> bool:
-        """A vote of the direction classifier over the widest lines of the page."""
-        if not crops:
+        """A vote of the direction classifier over pieces of the widest lines of the page."""
+        pieces = _orientation_pieces(crops)
+        if not pieces:
             return False
-        order = sorted(range(len(crops)), key=lambda i: -crops[i].shape[1])[:CLS_SAMPLE]
-        result = self.cls([crops[i] for i in order])
+        result = self.cls(pieces)
         flipped = sum(1 for label, score in result.cls_res if "180" in label and score > 0.7)
         upright = sum(1 for label, score in result.cls_res if "180" not in label and score > 0.7)
         return flipped > upright
@@ -255,6 +259,26 @@ class RapidRecognizer:
 
             self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="rec")
         return self._pool
+
+
+def _orientation_pieces(crops: list[np.ndarray]) -> list[np.ndarray]:
+    """Up to CLS_PIECES pieces of the widest lines, each at most CLS_PIECE_ASPECT times as
+    wide as high. The classifier squeezes its input into 192x48 px: a whole line of a
+    page (40:1) would reach it squashed to illegibility and be voted on at random."""
+    order = sorted(range(len(crops)), key=lambda i: -crops[i].shape[1])
+    pieces: list[np.ndarray] = []
+    for index in order:
+        crop = crops[index]
+        height, width = crop.shape[:2]
+        if height < 4 or width < 4:
+            continue
+        piece = max(height, round(height * CLS_PIECE_ASPECT))
+        count = min(CLS_PIECES_PER_LINE, max(1, width // piece))
+        starts = np.linspace(0, max(0, width - piece), count).round().astype(int)
+        pieces.extend(np.ascontiguousarray(crop[:, start : start + piece]) for start in starts)
+        if len(pieces) >= CLS_PIECES:
+            break
+    return pieces[:CLS_PIECES]
 
 
 def glyph_height(image: np.ndarray) -> float | None:
