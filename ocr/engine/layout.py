@@ -172,6 +172,10 @@ COLUMN_MIN_LINES = 3
 COLUMN_MIN_WORDS = 3
 COLUMN_FILL = 0.7
 COLUMN_CONTINUED = 0.3
+# A gutter is at least this many row heights wide between the columns' line boxes (the
+# detector's boxes reach ~0.3 heights beyond the ink, so 1.5 em of white between columns
+# leaves ~0.7 heights between their boxes).
+GUTTER_MIN = 0.6
 COLUMN_MAX_DEPTH = 6  # gutters within gutters: up to 2**6 columns, and a bounded recursion
 
 
@@ -196,7 +200,7 @@ class _Page:
 
 def _layout(lines: list[Line], page: _Page, depth: int = 0) -> Layout:
     """Text columns read one after the other, each laid out on its own; the rest by rows."""
-    gutter = _gutter(lines, page.gap) if depth < COLUMN_MAX_DEPTH else None
+    gutter = _gutter(lines, page.body * GUTTER_MIN) if depth < COLUMN_MAX_DEPTH else None
     if gutter is None:
         return _layout_rows(lines, page)
     middle = (gutter[0] + gutter[1]) / 2

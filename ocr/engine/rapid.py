@@ -43,6 +43,9 @@ REC_MIN_WIDTH = 160
 # The 180-degree vote: pieces of the widest lines, a few a line, each no wider than the
 # classifier's own input shape (192x48 px) allows without squeezing the letters.
 CLS_PIECES = 24
+# A detector box whose crop holds a blank run this many crop heights wide (a word space
+# is ~0.3) has bridged a gutter between two columns: it is read as two lines.
+GUTTER_SPLIT = 1.2
 CLS_PIECES_PER_LINE = 3
 CLS_PIECE_ASPECT = 3.5
 # A page whose lines lean by more than this (degrees), measured on at least SKEW_MIN_LINES
@@ -207,6 +210,7 @@ class RapidRecognizer:
             crops = [np.ascontiguousarray(crop[::-1, ::-1]) for crop in crops]
         if not crops:
             return [], turn
+        boxes, box_scores, crops = split_at_gutters(boxes, box_scores, crops)
         rec = self.rec_lines(crops)
         frames = straightened_boxes(boxes)
         lines = []
@@ -259,6 +263,46 @@ class RapidRecognizer:
 
             self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="rec")
         return self._pool
+
+
+def split_at_gutters(
+    boxes: np.ndarray, scores: np.ndarray, crops: list[np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """Boxes cut where their crop is blank for GUTTER_SPLIT heights or more."""
+    out_boxes, out_scores, out_crops = [], [], []
+    for box, score, crop in zip(boxes, scores, crops, strict=True):
+        height, width = crop.shape[:2]
+        spans = _ink_spans(crop, min_gap=max(4, round(GUTTER_SPLIT * height)))
+        if len(spans) < 2:
+            out_boxes.append(box)
+            out_scores.append(score)
+            out_crops.append(crop)
+            continue
+        margin = max(1, round(0.15 * height))
+        top, bottom = box[1] - box[0], box[2] - box[3]  # along the top and bottom edges
+        for start, stop in spans:
+            start, stop = max(0, start - margin), min(width, stop + margin)
+            a, b = start / width, stop / width
+            out_boxes.append(
+                np.array(
+                    [box[0] + a * top, box[0] + b * top, box[3] + b * bottom, box[3] + a * bottom],
+                    dtype=np.float32,
+                )
+            )
+            out_scores.append(score)
+            out_crops.append(np.ascontiguousarray(crop[:, start:stop]))
+    return np.asarray(out_boxes, dtype=np.float32), np.asarray(out_scores), out_crops
+
+
+def _ink_spans(crop: np.ndarray, *, min_gap: int) -> list[tuple[int, int]]:
+    """The stretches of a line's ink separated by blank runs of at least min_gap columns."""
+    columns = np.flatnonzero(ink_columns(crop))
+    if columns.size == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(columns) > min_gap)
+    starts = np.concatenate(([columns[0]], columns[breaks + 1]))
+    stops = np.concatenate((columns[breaks] + 1, [columns[-1] + 1]))
+    return list(zip(starts.tolist(), stops.tolist(), strict=True))
 
 
 def _orientation_pieces(crops: list[np.ndarray]) -> list[np.ndarray]:

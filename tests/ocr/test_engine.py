@@ -132,6 +132,35 @@ def test_a_page_in_two_text_columns_is_read_column_after_column():
     assert page.tables == []
 
 
+def test_three_columns_two_em_apart_are_read_in_turn():
+    prose = (
+        "the river rose slowly through the night and by morning the lower fields were "
+        "under water while the farmers moved their animals to the hill above the village "
+        "where the old church stood and the bells rang until the rain finally stopped and "
+        "the people came out to count what the flood had taken from them this year"
+    ).split()
+    font = ImageFont.load_default(size=20)
+    image = Image.new("L", (1200, 420), 255)
+    draw = ImageDraw.Draw(image)
+    width, gutter = 340, 40  # 2 em of white between the longest line and the next column
+    lines: list[str] = [""]
+    for word in prose * 3:
+        longer = f"{lines[-1]} {word}".strip()
+        if draw.textlength(longer, font=font) > width:
+            lines.append(word)
+        else:
+            lines[-1] = longer
+    columns = [lines[0:8], lines[8:16], lines[16:24]]
+    for column, column_lines in enumerate(columns):
+        for number, line in enumerate(column_lines):
+            draw.text((40 + column * (width + gutter), 40 + 42 * number), line, font=font, fill=0)
+
+    page = run(image_bytes(image, "PNG")).pages[0]
+
+    assert cer(markdown_plain(page.markdown), "\n".join(sum(columns, []))) <= 0.02
+    assert page.tables == []
+
+
 def test_sroie_receipts_word_f1_and_totals(corpus):
     scores = {}
     missing_totals = []
