@@ -42,6 +42,7 @@ class Decision:
     used: int  # requests counted in the window, this one included when allowed
     wait_ms: int  # until the oldest counted request leaves the window
     now_ms: int
+    key_epoch: str | None = None  # keys/cache.py; None when Redis did not decide
 
 
 @dataclass
@@ -113,13 +114,27 @@ def _seconds(ms: int) -> int:
     return max(1, math.ceil(ms / 1000))
 
 
-def ratelimit_acquire(*, api_key: ApiKey) -> RateLimitTicket:
-    """Count this request against the key's limits, or raise 429 `rate_limited`."""
+def ratelimit_acquire(
+    *, api_key: ApiKey, key_check: Callable[[str | None], None] | None = None
+) -> RateLimitTicket:
+    """Count this request against the key's limits, or raise 429 `rate_limited`.
+
+    `key_check(epoch)` runs on the decision's key epoch before anything else is answered
+    (a key read from the process cache is checked there, keys/cache.py); when it raises,
+    the request gives back what it took and its error is the answer."""
     rpm, max_in_flight = limits_for(api_key)
     token = uuid.uuid4().hex
     decision, release, refund = _backend_decide(
         api_key=api_key, rpm=rpm, max_in_flight=max_in_flight, token=token
     )
+    if key_check is not None:
+        try:
+            key_check(decision.key_epoch)
+        except BaseException:
+            if decision.allowed:
+                _quietly(refund, "could not give back a rate-limit hit")
+                _quietly(release, "could not free an in-flight slot")
+            raise
     if not decision.allowed:
         raise _refusal(decision=decision, rpm=rpm, max_in_flight=max_in_flight)
     return RateLimitTicket(

@@ -16,11 +16,13 @@ from django.conf import settings
 from redis.connection import parse_url
 
 from billing.ratelimit import WINDOW_S, Decision, slot_ttl_ms
+from keys.cache import EPOCH_KEY
 
 KEY_PREFIX = "ocrgw:rl:"
 
-# KEYS: window set, in-flight set. ARGV: rpm, max in flight, window ms, slot ttl ms, token.
-# Returns {allowed, refused_by (0 none, 1 rpm, 2 in flight), used, wait_ms, now_ms}.
+# KEYS: window set, in-flight set, key epoch. ARGV: rpm, max in flight, window ms, slot
+# ttl ms, token. Returns {allowed, refused_by (0 none, 1 rpm, 2 in flight), used, wait_ms,
+# now_ms, key epoch}; the epoch (keys/cache.py) is created from the clock when missing.
 DECIDE_LUA = """
 local limit = tonumber(ARGV[1])
 local max_in_flight = tonumber(ARGV[2])
@@ -28,6 +30,11 @@ local window = tonumber(ARGV[3])
 local ttl = tonumber(ARGV[4])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+local epoch = redis.call('GET', KEYS[3])
+if not epoch then
+  epoch = 'clock-' .. clock[1] .. '.' .. clock[2]
+  redis.call('SET', KEYS[3], epoch)
+end
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 local used = redis.call('ZCARD', KEYS[1])
@@ -37,16 +44,16 @@ local function wait_ms()
   return 0
 end
 if used >= limit then
-  return {0, 1, used, wait_ms(), now}
+  return {0, 1, used, wait_ms(), now, epoch}
 end
 if redis.call('ZCARD', KEYS[2]) >= max_in_flight then
-  return {0, 2, used, wait_ms(), now}
+  return {0, 2, used, wait_ms(), now, epoch}
 end
 redis.call('ZADD', KEYS[1], now, ARGV[5])
 redis.call('PEXPIRE', KEYS[1], window)
 redis.call('ZADD', KEYS[2], now + ttl, ARGV[5])
 redis.call('PEXPIRE', KEYS[2], ttl)
-return {1, 0, used + 1, wait_ms(), now}
+return {1, 0, used + 1, wait_ms(), now, epoch}
 """
 
 
@@ -93,6 +100,10 @@ def _call(url: str, *args):
         raise RedisUnavailable(str(error)) from error
 
 
+def set_value(name: str, value: str) -> None:
+    _call(settings.REDIS_URL, "SET", name, value)
+
+
 def _keys(api_key) -> tuple[str, str]:
     # The public id, not the database id: ids repeat across databases sharing a Redis.
     base = f"{KEY_PREFIX}{api_key.public_id}"
@@ -102,18 +113,20 @@ def _keys(api_key) -> tuple[str, str]:
 def decide(*, api_key, rpm: int, max_in_flight: int, token: str):
     window_key, slots_key = _keys(api_key)
     url = settings.REDIS_URL
-    args = (2, window_key, slots_key, rpm, max_in_flight, WINDOW_S * 1000, slot_ttl_ms(), token)
+    args = (3, window_key, slots_key, EPOCH_KEY, rpm, max_in_flight, WINDOW_S * 1000)
+    args += (slot_ttl_ms(), token)
     try:
         reply = _call(url, "EVALSHA", _SCRIPT_SHA, *args)
     except redis.exceptions.NoScriptError:  # a restarted or flushed Redis: send it whole
         reply = _call(url, "EVAL", DECIDE_LUA, *args)
-    allowed, refused, used, wait, now = reply
+    allowed, refused, used, wait, now, epoch = reply
     decision = Decision(
         allowed=bool(allowed),
         refused_by=("", "rpm", "in_flight")[int(refused)],
         used=int(used),
         wait_ms=int(wait),
         now_ms=int(now),
+        key_epoch=epoch.decode() if isinstance(epoch, bytes) else str(epoch),
     )
     if not decision.allowed:
         return decision, None, None

@@ -14,6 +14,9 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-secret-key-change-me")
 # HMAC pepper for API key hashes; rotating it invalidates every key.
 API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="dev-insecure-api-key-pepper")
+# OCR endpoints keep authenticated keys per process, checked against the key epoch the
+# rate-limit call returns (keys/cache.py); only with Redis.
+API_KEY_CACHE = env.bool("API_KEY_CACHE", default=True)
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")

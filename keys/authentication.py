@@ -7,13 +7,16 @@ Keys are never read from the query string or the body. No header at all returns 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.exceptions import AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
 from config.api import ApiError
+from keys import cache as key_cache
 from keys.models import ApiKey
-from keys.selectors import api_key_authenticate
+from keys.selectors import api_key_authenticate, api_key_authenticate_cached
 from keys.services import api_key_touch
 
 
@@ -54,16 +57,44 @@ class KeyAuthenticationFailed(AuthenticationFailed):
 
 
 class ApiKeyAuthentication(BaseAuthentication):
+    """A view with `key_cache = True` may get its key from the process cache; it must then
+    pass `request.key_epoch` to the rate limit's key check (`cached_key_check`)."""
+
     def authenticate(self, request):
+        view = (getattr(request, "parser_context", None) or {}).get("view")
         try:
             secret = secret_from_request(request)
             if secret is None:
                 return None
-            key = api_key_authenticate(secret=secret)
+            if getattr(view, "key_cache", False):
+                key, request.key_epoch = api_key_authenticate_cached(secret=secret)
+            else:
+                key = api_key_authenticate(secret=secret)
         except ApiError as error:
             raise KeyAuthenticationFailed(error) from None
         api_key_touch(key=key)
         return KeyPrincipal(key), key
+
+
+def cached_key_check(request) -> Callable[[str | None], None]:
+    """The rate limit's key check for a request authenticated by `ApiKeyAuthentication`:
+    a key from the cache is read again when the epoch moved since it was filed, and a key
+    no longer valid is refused (401) there; the request then carries the fresh key."""
+    filed = getattr(request, "key_epoch", None)
+
+    def check(epoch: str | None) -> None:
+        key_cache.epoch_seen(epoch)
+        if filed is None or epoch == filed:
+            return
+        try:
+            key = api_key_authenticate(secret=secret_from_request(request))
+        except ApiError:
+            request.auth = None  # answered as an unknown key: nothing of the tenant shown
+            raise
+        request.auth = key
+        request.user = KeyPrincipal(key)
+
+    return check
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'

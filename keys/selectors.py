@@ -13,6 +13,7 @@ from config.api import ApiError
 from config.pagination import keyset_after
 from config.prepared import prepared_cursor
 from config.rows import ModelColumns
+from keys import cache as key_cache
 from keys import crypto
 from keys.models import ApiKey
 
@@ -52,14 +53,41 @@ def _key_by_lookup_prefix(lookup_prefix: str) -> ApiKey | None:
 def api_key_authenticate(*, secret: str) -> ApiKey:
     """The active key for a presented secret: one indexed query, or 401 `invalid_api_key`.
 
-    No cache on purpose: one lookup on a unique index costs well under a millisecond (see
-    bench/keys.py), and reading the row each time means a revoked key is refused on the
-    very next request on every worker.
+    Read from the database each time, so a revoked key is refused on the very next
+    request on every worker. The OCR endpoints use `api_key_authenticate_cached`, which
+    keeps that promise with one query fewer (keys/cache.py).
     """
     parsed = crypto.parse(secret)
     if parsed is None:
         raise _invalid("The API key is malformed.")
+    epoch = key_cache.epoch_before_read()
     key = _key_by_lookup_prefix(parsed.lookup_prefix)
+    try:
+        _check(key, parsed, secret)
+    except ApiError:
+        key_cache.forget(parsed.lookup_prefix)
+        raise
+    if key_cache.enabled():
+        key_cache.remember(parsed.lookup_prefix, key, epoch)
+    return key
+
+
+def api_key_authenticate_cached(*, secret: str) -> tuple[ApiKey, str | None]:
+    """(key, epoch): the key from this process's cache with the epoch it was filed under,
+    which the caller must find unchanged before trusting it, or (key, None) read from the
+    database as `api_key_authenticate` does."""
+    parsed = crypto.parse(secret)
+    if parsed is None:
+        raise _invalid("The API key is malformed.")
+    entry = key_cache.cached(parsed.lookup_prefix) if key_cache.enabled() else None
+    if entry is None:
+        return api_key_authenticate(secret=secret), None
+    key, epoch = entry
+    _check(key, parsed, secret)
+    return key, epoch
+
+
+def _check(key: ApiKey | None, parsed: crypto.ParsedKey, secret: str) -> None:
     if key is None or key.kind != parsed.kind or not crypto.matches(secret, key.secret_hash):
         raise _invalid()
     if key.revoked_at is not None:
@@ -68,7 +96,6 @@ def api_key_authenticate(*, secret: str) -> ApiKey:
         raise _invalid("The API key is disabled.")
     if key.expires_at is not None and key.expires_at <= timezone.now():
         raise _invalid("The API key has expired.")
-    return key
 
 
 def api_key_list(*, organization: Organization) -> QuerySet[ApiKey]:

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from accounts.models import Organization
 from config.api import ApiError
+from keys import cache as key_cache
 from keys import crypto
 from keys.models import ApiKey
 from keys.scopes import ALLOWED_SCOPES, DEFAULT_SCOPES
@@ -138,6 +139,7 @@ def api_key_update(*, key: ApiKey, **changes) -> ApiKey:
     )
     if changes:
         updated = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(**changes)
+        key_cache.epoch_bump()
     else:
         updated = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).count()
     _reload(key)
@@ -149,6 +151,7 @@ def api_key_update(*, key: ApiKey, **changes) -> ApiKey:
 def api_key_revoke(*, key: ApiKey) -> ApiKey:
     """Revoke for good; revoking twice keeps the first time."""
     ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=timezone.now())
+    key_cache.epoch_bump()
     _reload(key)
     return key
 

@@ -19,7 +19,7 @@ from billing.money import micros_to_usd_str
 from billing.ratelimit import RateLimitTicket, ratelimit_acquire
 from billing.selectors import credits_available_micros
 from config.api import ApiError, as_api_error, error_response
-from keys.authentication import ApiKeyAuthentication, require_key
+from keys.authentication import ApiKeyAuthentication, cached_key_check, require_key
 from keys.models import ApiKey
 from ocr.pipeline import OcrOutcome, ocr_execute, request_id_new
 from ocr.types import OcrRequest
@@ -42,6 +42,7 @@ class OcrEndpoint(APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [require_key(kind="api", scope="ocr")]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+    key_cache = True  # the key may come from the process cache (keys/cache.py)
 
     dialect: str = ""
     max_bytes: int = 20 * 1024 * 1024
@@ -63,9 +64,9 @@ class OcrEndpoint(APIView):
 
     # --- the flow ------------------------------------------------------------------
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        api_key: ApiKey = request.auth
         self.request_id = request_id_new()
-        ticket = ratelimit_acquire(api_key=api_key)
+        ticket = ratelimit_acquire(api_key=request.auth, key_check=cached_key_check(request))
+        api_key: ApiKey = request.auth  # read again when the cached one was stale
         try:
             self.ticket = ticket
             self._check_content_length(request)

@@ -17,7 +17,7 @@ from billing.money import micros_to_usd_str
 from billing.ratelimit import ratelimit_acquire, ratelimited
 from billing.selectors import credits_available_micros
 from config.api import ApiError, as_api_error
-from keys.authentication import ApiKeyAuthentication, require_key
+from keys.authentication import ApiKeyAuthentication, cached_key_check, require_key
 from ocr.dialects import (
     anyrouter,
     docsrouter,
@@ -139,9 +139,9 @@ class InvoiceView(OcrEndpoint):
         tags=["ocr"],
     )
     def post(self, request, *args, **kwargs):
-        api_key = request.auth
         self.request_id = request_id_new()
-        ticket = ratelimit_acquire(api_key=api_key)
+        ticket = ratelimit_acquire(api_key=request.auth, key_check=cached_key_check(request))
+        api_key = request.auth  # read again when the cached one was stale
         try:
             self.ticket = ticket
             self._check_content_length(request)
