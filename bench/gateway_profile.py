@@ -32,7 +32,7 @@ from bench.gateway import SECRET_ENV, UPSTREAM_KEY, setup_database, teardown_dat
 
 # (label, module file suffix, function name): each part's entry point on the request path.
 PARTS = [
-    ("key authentication (one query)", "keys/authentication.py", "authenticate"),
+    ("key authentication (cached, or one query)", "keys/authentication.py", "authenticate"),
     ("rate limit: take a slot", "billing/ratelimit.py", "ratelimit_acquire"),
     ("rate limit: release the slot", "billing/ratelimit.py", "release"),
     ("parse the dialect's body", "ocr/dialects/docsrouter.py", "parse_body"),
