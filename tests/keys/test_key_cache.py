@@ -181,3 +181,16 @@ def test_a_wrong_secret_with_a_cached_keys_prefix_is_refused(key, client_for):
     response = _refused_body(client_for, forged)
 
     assert response.status_code == 401
+
+
+def test_with_redis_unreachable_every_request_reads_the_key(key, client_for, settings):
+    """The rate limit falls back to the database and returns no epoch: a cached key is
+    then read again, so a change that could not replace the epoch is still seen."""
+    api_key, secret = key
+    _warm(client_for, secret)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+
+    ApiKey.objects.filter(pk=api_key.pk).update(revoked_at=timezone.now())  # no signal
+    response = _refused_body(client_for, secret)
+
+    assert response.status_code == 401
