@@ -23,11 +23,13 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
 from django.db.models import Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from accounts.models import Organization
 from config.api import ApiError
 from ocr.intake.sniff import media_type_sniff
 from ocr.models import OcrFile
@@ -109,21 +111,34 @@ def file_create(*, api_key, upload: Any, purpose: Any = None, expiry: Any = None
     if mimetype is None:
         raise ApiError(415, "unsupported_media_type", "The file is not a PDF or a supported image.")
     organization = api_key.organization
-    _quota_check(organization, upload.size)
     file_id = uuid.uuid4()
-    storage_name = default_storage.save(f"files/{organization.public_id}/{file_id}", upload)
-    expires_at = timezone.now() + dt.timedelta(hours=hours) if hours else None
-    return OcrFile.objects.create(
-        id=file_id,
-        organization=organization,
-        api_key=api_key,
-        filename=_display_name(upload.name),
-        storage_name=storage_name.replace("\\", "/"),
-        size=upload.size,
-        mimetype=mimetype,
-        purpose=PURPOSE,
-        expires_at=expires_at,
-    )
+    with transaction.atomic():
+        # One tenant's uploads take turns from the quota check to the new row, so two at
+        # once cannot both fit in the room left for one. `NO KEY` leaves the rows that
+        # refer to the tenant (reservations, usage records) free to be written meanwhile.
+        list(
+            Organization.objects.select_for_update(no_key=True)
+            .filter(pk=organization.pk)
+            .values_list("pk", flat=True)
+        )
+        _quota_check(organization, upload.size)
+        storage_name = default_storage.save(f"files/{organization.public_id}/{file_id}", upload)
+        expires_at = timezone.now() + dt.timedelta(hours=hours) if hours else None
+        try:
+            return OcrFile.objects.create(
+                id=file_id,
+                organization=organization,
+                api_key=api_key,
+                filename=_display_name(upload.name),
+                storage_name=storage_name.replace("\\", "/"),
+                size=upload.size,
+                mimetype=mimetype,
+                purpose=PURPOSE,
+                expires_at=expires_at,
+            )
+        except BaseException:
+            default_storage.delete(storage_name)  # no row will point at these bytes
+            raise
 
 
 def _expired(file: OcrFile) -> bool:
