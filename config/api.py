@@ -28,7 +28,10 @@ class ApiError(Exception):
         self.status = status
         self.code = code
         self.message = message
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
+        if status == 401:
+            # RFC 9110: a 401 says which scheme to use; every one of ours is about a key.
+            self.headers.setdefault("WWW-Authenticate", 'Bearer realm="api"')
         self.extra = extra
 
     def body(self) -> dict[str, Any]:

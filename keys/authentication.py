@@ -75,6 +75,9 @@ class ApiKeyAuthentication(BaseAuthentication):
         api_key_touch(key=key)
         return KeyPrincipal(key), key
 
+    def authenticate_header(self, request) -> str:
+        return 'Bearer realm="api"'
+
 
 def cached_key_check(request) -> Callable[[str | None], None]:
     """The rate limit's key check for a request authenticated by `ApiKeyAuthentication`:
@@ -95,9 +98,6 @@ def cached_key_check(request) -> Callable[[str | None], None]:
         request.user = KeyPrincipal(key)
 
     return check
-
-    def authenticate_header(self, request) -> str:
-        return 'Bearer realm="api"'
 
 
 def require_key(*, kind: str | None = None, scope: str | None = None) -> type[BasePermission]:

@@ -210,3 +210,15 @@ def test_a_revoked_key_stops_working_on_the_next_request(org_a, management_key, 
     revoked = client_for(management_key[1]).delete(f"/api/v1/keys/{victim.public_id}")
     assert revoked.status_code == 200
     assert_error(victim_client.get("/api/v1/keys"), 401, "invalid_api_key")
+
+
+@pytest.mark.parametrize("path", ["/api/v1/key", "/v1/ocr", "/ocr"])
+def test_a_refused_key_is_told_how_to_authenticate(path, client_for, db):
+    from keys import crypto
+
+    never_issued = crypto.generate("api").secret
+    for client in (client_for(None), client_for(never_issued)):
+        method = client.get if path == "/api/v1/key" else client.post
+        response = method(path)
+        assert response.status_code == 401, response.content
+        assert response["WWW-Authenticate"] == 'Bearer realm="api"'
