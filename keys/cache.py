@@ -35,7 +35,7 @@ _state: dict[str, str | None] = {"epoch": None}  # the newest epoch a request ha
 
 
 def enabled() -> bool:
-    return bool(settings.REDIS_URL) and getattr(settings, "API_KEY_CACHE", True)
+    return bool(settings.REDIS_URL) and settings.API_KEY_CACHE
 
 
 def epoch_seen(epoch: str | None) -> None:

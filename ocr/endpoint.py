@@ -65,7 +65,7 @@ class OcrEndpoint(APIView):
     # --- the flow ------------------------------------------------------------------
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         self.request_id = request_id_new()
-        ticket = ratelimit_acquire(api_key=request.auth, key_check=cached_key_check(request))
+        ticket = self.ratelimit_acquire(request)
         api_key: ApiKey = request.auth  # read again when the cached one was stale
         try:
             self.ticket = ticket
@@ -87,6 +87,11 @@ class OcrEndpoint(APIView):
             return response
         finally:
             ticket.release()
+
+    def ratelimit_acquire(self, request: Request) -> RateLimitTicket:
+        """The rate-limit slot, with the check that a key from the cache is still valid
+        (keys/cache.py): after it, `request.auth` is the key to use."""
+        return ratelimit_acquire(api_key=request.auth, key_check=cached_key_check(request))
 
     def _check_content_length(self, request: Request) -> None:
         try:

@@ -14,10 +14,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.money import micros_to_usd_str
-from billing.ratelimit import ratelimit_acquire, ratelimited
+from billing.ratelimit import ratelimited
 from billing.selectors import credits_available_micros
 from config.api import ApiError, as_api_error
-from keys.authentication import ApiKeyAuthentication, cached_key_check, require_key
+from keys.authentication import ApiKeyAuthentication, require_key
 from ocr.dialects import (
     anyrouter,
     docsrouter,
@@ -140,7 +140,7 @@ class InvoiceView(OcrEndpoint):
     )
     def post(self, request, *args, **kwargs):
         self.request_id = request_id_new()
-        ticket = ratelimit_acquire(api_key=request.auth, key_check=cached_key_check(request))
+        ticket = self.ratelimit_acquire(request)
         api_key = request.auth  # read again when the cached one was stale
         try:
             self.ticket = ticket
