@@ -64,6 +64,23 @@ def models_available() -> list[str]:
     return sorted({row.name for row in _available(_enabled_models())})
 
 
+def _serving(rows: list[ProviderModel], model: str) -> list[ProviderModel]:
+    """The rows of `rows` serving `model`, else those serving its alias: a client's
+    well-known model name nothing here serves is answered by its alias, and responses
+    name the model that really ran."""
+    candidates = _available([row for row in rows if row.name == model])
+    alias = settings.OCR_MODEL_ALIASES.get(model)
+    if not candidates and alias:
+        candidates = _available([row for row in rows if row.name == alias])
+    return candidates
+
+
+def model_serving(model: str) -> ProviderModel | None:
+    """The first available model row that would answer `model` (its alias counted)."""
+    candidates = _serving(_enabled_models(), model)
+    return candidates[0] if candidates else None
+
+
 def route_candidates(*, model: str | None, provider_id: str | None) -> list[ProviderModel]:
     if provider_id:
         served = _available([r for r in _enabled_models() if r.provider.slug == provider_id])
@@ -80,15 +97,10 @@ def route_candidates(*, model: str | None, provider_id: str | None) -> list[Prov
         if model is None:
             # `provider` alone (the 004 dialect): that provider's first model.
             model = served[0].name
-        candidates = [row for row in served if row.name == model]
+        candidates = _serving(served, model)
     else:
         model = model or settings.OCR_DEFAULT_MODEL
-        candidates = _available([r for r in _enabled_models() if r.name == model])
-        alias = settings.OCR_MODEL_ALIASES.get(model)
-        if not candidates and alias:
-            # A client's well-known model name nothing here serves: its alias answers,
-            # and responses name the model that really ran.
-            candidates = _available([r for r in _enabled_models() if r.name == alias])
+        candidates = _serving(_enabled_models(), model)
     if not candidates:
         valid = models_available()
         where = f" on provider {provider_id!r}" if provider_id else ""

@@ -27,6 +27,7 @@ from ocr.dialects.common import (
 )
 from ocr.extraction.rules import invoice_extract_rules
 from ocr.models import Provider, ProviderModel
+from ocr.routing import model_serving
 from ocr.types import DocumentSource, OcrRequest
 
 DIALECT = "invoice"
@@ -126,13 +127,9 @@ def _decode(value: str) -> bytes:
 
 
 def provider_kind_of(model: str) -> str | None:
-    """The kind of the first enabled provider serving `model` (None: no provider does)."""
-    row = (
-        ProviderModel.objects.filter(name=model, enabled=True, provider__enabled=True)
-        .select_related("provider")
-        .order_by("provider__priority")
-        .first()
-    )
+    """The kind of the first available provider answering `model`, its alias counted
+    (None: nothing here answers it)."""
+    row = model_serving(model)
     return row.provider.kind if row else None
 
 
@@ -210,20 +207,12 @@ LLM_WORST_OUTPUT_TOKENS = 2 * 8_000
 
 
 def llm_model_for(model: str | None) -> ProviderModel | None:
-    """The chat model that extracts, when `model` is served by an openai_compatible one."""
-    if model is None:
+    """The chat model that extracts, when `model` (or its alias) is served by an
+    openai_compatible provider."""
+    row = model_serving(model) if model is not None else None
+    if row is None or row.provider.kind != Provider.Kind.OPENAI_COMPATIBLE:
         return None
-    return (
-        ProviderModel.objects.filter(
-            name=model,
-            enabled=True,
-            provider__enabled=True,
-            provider__kind=Provider.Kind.OPENAI_COMPATIBLE,
-        )
-        .select_related("provider")
-        .order_by("provider__priority")
-        .first()
-    )
+    return row
 
 
 def llm_reserve(*, api_key, served: ProviderModel, request_id: str):

@@ -128,7 +128,7 @@ class InvoiceView(OcrEndpoint):
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > invoice.MAX_BYTES + 64 * 1024:
+        if length > invoice.MAX_BYTES:
             raise ApiError(413, "file_too_large", "File too large")
 
     @extend_schema(

@@ -347,3 +347,9 @@ def test_reading_health_while_other_threads_record_never_fails(settings, monkeyp
     finally:
         sys.setswitchinterval(previous)
     assert errors == []
+
+
+def test_an_alias_answers_within_the_provider_asked_for(db, settings):
+    settings.OCR_MODEL_ALIASES = {"alpha-digit-max": "local/rapidocr"}
+    candidates = route_candidates(model="alpha-digit-max", provider_id="local")
+    assert [(c.provider.slug, c.name) for c in candidates] == [("local", "local/rapidocr")]
