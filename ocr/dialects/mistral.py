@@ -155,15 +155,25 @@ def _block(block, *, granularity: str | None, table_id: str | None) -> dict[str,
     return out
 
 
-def _word_scores(page) -> list[dict[str, Any]]:
-    """Per-word scores: the engine scores lines, so each word carries its line's score."""
+# How far past the previous word the next one may start: markdown puts at most a few
+# characters of syntax between two words of the same text (`**`, `| `, `\n# `).
+_WORD_WINDOW = 200
+
+
+def _word_scores(text: str, blocks) -> list[dict[str, Any]]:
+    """Per-word scores of `blocks`, each word found in order in `text` (start_index points
+    into it). The engine scores lines, so each word carries its line's score; markdown
+    syntax (`|`, `---`) is not a word, and a word not found near the previous one is left
+    out rather than matched further on."""
     scores: list[dict[str, Any]] = []
     cursor = 0
-    for block in page.blocks:
+    for block in blocks:
         if block.confidence is None:
             continue
         for word in block.content.split():
-            found = page.markdown.find(word, cursor)
+            if not any(char.isalnum() for char in word):
+                continue
+            found = text.find(word, cursor, cursor + _WORD_WINDOW + len(word))
             if found < 0:
                 continue
             scores.append({"text": word, "confidence": block.confidence, "start_index": found})
@@ -171,7 +181,7 @@ def _word_scores(page) -> list[dict[str, Any]]:
     return scores
 
 
-def _page_scores(page, granularity: str) -> dict[str, Any]:
+def _page_scores(page, granularity: str, *, markdown: str, blocks) -> dict[str, Any]:
     values = [b.confidence for b in page.blocks if b.confidence is not None]
     average = (
         page.confidence
@@ -184,7 +194,7 @@ def _page_scores(page, granularity: str) -> dict[str, Any]:
         "minimum_page_confidence_score": min([*values, average]),
     }
     if granularity == "word":
-        scores["word_confidence_scores"] = _word_scores(page)
+        scores["word_confidence_scores"] = _word_scores(markdown, blocks)
     return scores
 
 
@@ -193,6 +203,7 @@ def _page(page, options: dict[str, Any], include_image_base64: bool) -> dict[str
     table_format = options.get("table_format")
     tables = []
     table_ids: list[str] = []
+    moved: set[int] = set()  # numbers of the tables that left the markdown
     if table_format:
         for number, table in enumerate(page.tables):
             ext = "html" if table_format == "html" else "md"
@@ -203,15 +214,27 @@ def _page(page, options: dict[str, Any], include_image_base64: bool) -> dict[str
             # As Mistral does: the table leaves the page's markdown, a link takes its place.
             if table.markdown and table.markdown in markdown:
                 markdown = markdown.replace(table.markdown, f"[{table_id}]({table_id})", 1)
+                moved.add(number)
     header = footer = None
+    left_out: set[int] = set()  # blocks whose text is no longer in the markdown
     if options.get("extract_header") or options.get("extract_footer"):
-        for block in page.blocks:
+        for position, block in enumerate(page.blocks):
             if block.type == "header" and options.get("extract_header"):
                 header = block.content
                 markdown = markdown.replace(block.content, "", 1).strip()
+                left_out.add(position)
             if block.type == "footer" and options.get("extract_footer"):
                 footer = block.content
                 markdown = markdown.replace(block.content, "", 1).strip()
+                left_out.add(position)
+    table_blocks: dict[int, list] = {}  # table number -> its blocks
+    number = 0
+    for position, block in enumerate(page.blocks):
+        if block.type == "table":
+            if number in moved:
+                table_blocks.setdefault(number, []).append(block)
+                left_out.add(position)
+            number += 1
     images = []
     for image in page.images:
         item = {
@@ -246,7 +269,15 @@ def _page(page, options: dict[str, Any], include_image_base64: bool) -> dict[str
             for b in page.blocks
         ]
     if granularity:
-        out["confidence_scores"] = _page_scores(page, granularity)
+        in_markdown = [b for n, b in enumerate(page.blocks) if n not in left_out]
+        out["confidence_scores"] = _page_scores(
+            page, granularity, markdown=markdown, blocks=in_markdown
+        )
+        if granularity == "word":
+            for number, table in enumerate(tables):
+                table["word_confidence_scores"] = _word_scores(
+                    table["content"], table_blocks.get(number, [])
+                )
     return out
 
 

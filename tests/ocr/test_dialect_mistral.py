@@ -11,6 +11,7 @@ from tests.ocr.dialect_support import (
     assert_not_charged,
     assert_phototest_text,
     client_with,
+    corpus_path,
     data_url,
     error_code,
     phototest_png,
@@ -107,6 +108,34 @@ def test_confidence_scores_at_each_granularity(client, granularity):
         assert [w.text for w in words[:3]] == ["This", "is", "a"]
         first = words[5]
         assert page.markdown[first.start_index :].startswith(first.text)
+
+
+@pytest.mark.parametrize("table_format", [None, "markdown", "html"])
+def test_every_word_score_points_at_its_word(client, table_format):
+    receipt = corpus_path("sroie", "002.jpg").read_bytes()  # has a table of items
+    body = {
+        "document": {"type": "image_url", "image_url": data_url(receipt, "image/jpeg")},
+        "confidence_scores_granularity": "word",
+    }
+    if table_format:
+        body["table_format"] = table_format
+
+    response = ocr(client, **body)
+
+    assert response.status_code == 200, response.content
+    page = OCRResponse.model_validate(response.json()).pages[0]
+    words = page.confidence_scores.word_confidence_scores
+    assert len(words) > 50
+    for word in words:
+        assert page.markdown[word.start_index : word.start_index + len(word.text)] == word.text
+        assert any(char.isalnum() for char in word.text), word.text  # not `|` or `---`
+    if table_format:
+        assert page.tables, "the receipt's item table was not found"
+        for table in page.tables:
+            assert table.word_confidence_scores, table.id
+            for word in table.word_confidence_scores:
+                end = word.start_index + len(word.text)
+                assert table.content[word.start_index : end] == word.text
 
 
 def test_without_blocks_and_with_image_base64(client):
