@@ -152,14 +152,15 @@ def pages_list(value: Any, *, field: str = "pages") -> list[int] | None:
             raise ApiError(400, "invalid_pages", f"'{field}' is too long.")
         for part in value.split(","):
             part = part.strip()
-            match = re.fullmatch(r"(\d{1,6})(?:\s*-\s*(\d{1,6}))?", part)
+            match = re.fullmatch(r"(\d{1,9})(?:\s*-\s*(\d{1,9}))?", part)
             if not match:
                 raise ApiError(400, "invalid_pages", f"'{field}' has an invalid entry '{part}'.")
             start = int(match.group(1))
             end = int(match.group(2)) if match.group(2) else start
-            if end < start or end - start >= MAX_PAGES_LISTED:
+            if end < start:
                 raise ApiError(400, "invalid_pages", f"'{field}' has an invalid range '{part}'.")
-            pages.extend(range(start, end + 1))
+            # A range longer than the cap is the same error as a list that long.
+            pages.extend(range(start, min(end, start + MAX_PAGES_LISTED) + 1))
             if len(pages) > MAX_PAGES_LISTED:
                 break
     elif isinstance(value, list):

@@ -20,6 +20,9 @@ from PIL import Image
 from config.api import ApiError
 from ocr.intake.sniff import media_type_describe, media_type_sniff
 
+# The most pages one request may list (the dialects' parsers cap their lists the same).
+MAX_PAGES_SELECTED = 1000
+
 # PDFium is not thread-safe; gunicorn threads and the engine's text-layer reader share it.
 PDFIUM_LOCK = threading.RLock()
 
@@ -85,8 +88,8 @@ def pages_select(*, pages: list[int] | None, page_count: int) -> list[int]:
     """The 0-based pages to process, in the order asked, without duplicates."""
     if not pages:
         return list(range(page_count))
-    if len(pages) > max(page_count, 1) * 4:
-        raise ApiError(400, "invalid_pages", "The page list is longer than the document.")
+    if len(pages) > MAX_PAGES_SELECTED:
+        raise ApiError(413, "too_many_pages", f"At most {MAX_PAGES_SELECTED} pages per request.")
     selected: list[int] = []
     for index in pages:
         if isinstance(index, bool) or not isinstance(index, int):

@@ -249,3 +249,24 @@ def test_source_load_refuses_other_schemes():
         source_load(DocumentSource(url="file:///etc/passwd"), max_bytes=10)
 
     assert (caught.value.status, caught.value.code) == (400, "url_not_allowed")
+
+
+@pytest.mark.parametrize(
+    ("pages", "status", "code", "says"),
+    [
+        ("0-5", 400, "invalid_pages", "Page 3 does not exist"),
+        ("0-999", 400, "invalid_pages", "Page 3 does not exist"),
+        ("2-100000000", 413, "too_many_pages", "At most 1000 pages"),
+        ("0-1000", 413, "too_many_pages", "At most 1000 pages"),
+        (list(range(1001)), 413, "too_many_pages", "At most 1000 pages"),
+        ("3-1", 400, "invalid_pages", "invalid range"),
+    ],
+)
+def test_page_lists_past_the_document_or_the_cap_say_which(pages, status, code, says):
+    from ocr.dialects.common import pages_list
+
+    with pytest.raises(ApiError) as caught:
+        document_open(data=make_pdf([["a"], ["b"], ["c"]]), pages=pages_list(pages))
+
+    assert (caught.value.status, caught.value.code) == (status, code)
+    assert says in caught.value.message
