@@ -48,6 +48,8 @@ class OcrEndpoint(APIView):
     max_bytes: int = 20 * 1024 * 1024
     default_model: str | None = None
     too_large_code: str = "file_too_large"
+    # Codes of the shared layers a dialect names its own way (same status, its code).
+    error_codes: dict[str, str] = {}
 
     # --- what a dialect implements -------------------------------------------------
     def parse(self, request: Request) -> OcrRequest:
@@ -113,6 +115,7 @@ class OcrEndpoint(APIView):
             return super().handle_exception(exc)
         if error.code == "file_too_large" and self.too_large_code != "file_too_large":
             error.code = self.too_large_code
+        error.code = self.error_codes.get(error.code, error.code)
         response = self.render_error(error)
         for name, value in error.headers.items():
             response[name] = value

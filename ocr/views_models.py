@@ -6,6 +6,7 @@ and a client picks a model before it has a key. Prices are USD decimal strings.
 
 from __future__ import annotations
 
+from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -61,4 +62,9 @@ class ModelListView(APIView):
                     "pricing": _price(row),
                 }
             )
+        # A well-known name answered by another model (OCR_MODEL_ALIASES) is listed too,
+        # when nothing serves it under its own name and its target can run.
+        for alias, target in settings.OCR_MODEL_ALIASES.items():
+            if alias not in by_name and target in by_name:
+                by_name[alias] = {**by_name[target], "id": alias, "alias_of": target}
         return Response({"object": "list", "data": sorted(by_name.values(), key=lambda m: m["id"])})

@@ -18,8 +18,8 @@ from ocr.dialects.common import (
     content_length_check,
     decode_document,
     is_multipart,
+    json_or_multipart_body,
     optional_str,
-    request_body,
     size_check,
 )
 from ocr.types import DocumentSource, OcrRequest
@@ -34,7 +34,7 @@ def parse(request) -> OcrRequest:
     content_length_check(
         request, limit=base64_body_limit(MAX_BYTES), code="image_too_large", message=TOO_LARGE
     )
-    body = request_body(request, code="invalid_request_body")
+    body = json_or_multipart_body(request, code="invalid_request_body")
     if is_multipart(request):
         data, filename = _from_multipart(body)
     else:

@@ -22,6 +22,7 @@ from ocr.dialects.common import (
     optional_bool,
     optional_object,
     optional_str,
+    reported_language,
     size_check,
     strip_markdown,
 )
@@ -108,8 +109,9 @@ def render(outcome, ocr_request: OcrRequest) -> dict[str, Any]:
     body: dict[str, Any] = {
         "text": text,
         "blocks": blocks,
-        "confidence": round(result.confidence * 100, 2) if result.confidence is not None else None,
-        "language": result.language or ocr_request.language,
+        # No text read is no confidence: 0, as the seed types it a number.
+        "confidence": round((result.confidence or 0.0) * 100, 2),
+        "language": reported_language(result.language, ocr_request.language),
     }
     if ocr_request.extract_tables:
         body["tables"] = [{"headers": t.headers, "rows": t.rows} for t in result.tables]

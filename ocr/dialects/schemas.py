@@ -255,6 +255,10 @@ models_response = inline_serializer(
             "ModelInfo",
             {
                 "id": s.CharField(),
+                "object": s.CharField(default="model"),
+                "alias_of": s.CharField(
+                    required=False, help_text="The model that answers this name (an alias)"
+                ),
                 "providers": s.JSONField(),
                 "pricing": s.JSONField(help_text="USD decimal strings"),
             },

@@ -19,7 +19,7 @@ from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
 
 from config.api import ApiError
-from ocr.dialects.common import MiB, request_body, word_count
+from ocr.dialects.common import MiB, json_or_multipart_body, reported_language, word_count
 from ocr.intake.sniff import media_type_sniff
 from ocr.models import StoredUpload
 from ocr.types import DocumentSource, OcrRequest
@@ -75,9 +75,9 @@ def upload_create(*, api_key, upload: Any) -> StoredUpload:
 
 
 def upload_get(*, organization, key: Any) -> StoredUpload:
-    if not isinstance(key, str) or not key:
+    if key is None or key == "":
         raise ApiError(400, "missing_key", "File key is required")
-    if not KEY_RE.fullmatch(key):
+    if not isinstance(key, str) or not KEY_RE.fullmatch(key):
         raise ApiError(400, "invalid_key", "Invalid file key format")
     upload = StoredUpload.objects.filter(organization=organization, key=key).first()
     if upload is None:
@@ -102,7 +102,7 @@ def upload_json(request, upload: StoredUpload) -> dict[str, Any]:
 
 
 def parse(request, *, api_key) -> tuple[OcrRequest, StoredUpload]:
-    body = request_body(request)
+    body = json_or_multipart_body(request, code="invalid_request")
     upload = upload_get(organization=api_key.organization, key=body.get("key"))
     try:
         with default_storage.open(upload.storage_name, "rb") as handle:
@@ -130,7 +130,7 @@ def render(request, outcome, upload: StoredUpload) -> dict[str, Any]:
         "createdAt": created,
         "wordCount": word_count(text),
         "tokensUsed": result.tokens,
-        "language": result.language,
+        "language": reported_language(result.language),
     }
 
 

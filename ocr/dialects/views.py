@@ -27,7 +27,7 @@ from ocr.dialects import (
     schemas,
     uploads,
 )
-from ocr.dialects.common import is_multipart, request_body
+from ocr.dialects.common import MiB, is_multipart, request_body
 from ocr.endpoint import OcrEndpoint
 from ocr.pipeline import ocr_execute, request_id_new
 
@@ -36,6 +36,8 @@ class AnyRouterExtractView(OcrEndpoint):
     dialect = anyrouter.DIALECT
     max_bytes = anyrouter.MAX_BYTES
     too_large_code = "image_too_large"
+    # The seed's table has one 413: an image with too many pixels is too large too.
+    error_codes = {"image_too_many_pixels": "image_too_large"}
 
     @extend_schema(
         operation_id="anyrouter_ocr_extract",
@@ -73,6 +75,16 @@ class V1OcrView(OcrEndpoint):
     )
     def post(self, request, *args, **kwargs):
         return super().post(request, *args, **kwargs)
+
+    def too_large(self, limit: int) -> ApiError:
+        # Which of the two dialects the body is cannot be told before reading it.
+        return ApiError(
+            413,
+            "file_too_large",
+            f"The request body is over what this endpoint accepts: documents up to "
+            f"{docsrouter.MAX_BYTES // MiB} MiB with 'url'/'base64', "
+            f"{mistral.MAX_BYTES // MiB} MiB with 'document'.",
+        )
 
     def parse(self, request):
         body = request_body(request)

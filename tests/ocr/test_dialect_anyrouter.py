@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -251,3 +252,56 @@ def test_every_format_of_the_seed(client, fmt):
 
     assert response.status_code == 200, response.content
     assert_phototest_text(response.json()["text"])
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", ""])
+def test_a_json_body_is_read_whatever_its_content_type(client, content_type):
+    # `curl -d '{...}'` without the JSON header sends a form content type; the seed's
+    # server reads any body that is not multipart as JSON.
+    body = json.dumps({"image": b64(phototest_png())}).encode()
+
+    response = client.generic("POST", URL, body, content_type=content_type)
+
+    assert response.status_code == 200, response.content
+    assert_phototest_text(response.json()["text"])
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/plain"])
+def test_an_empty_body_is_invalid_request_body(client, content_type):
+    response = client.generic("POST", URL, b"", content_type=content_type)
+
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_request_body"
+
+
+def test_a_form_body_that_is_not_json_is_invalid_request_body(client):
+    response = client.generic(
+        "POST", URL, b"image=abc&filename=x.png", content_type="application/x-www-form-urlencoded"
+    )
+
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_request_body"
+
+
+def test_garbage_with_a_multipart_boundary_is_invalid_request_body(client):
+    response = client.generic(
+        "POST", URL, b"garbage, no parts at all", content_type="multipart/form-data; boundary=zz"
+    )
+
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_request_body"
+
+
+def test_an_image_with_too_many_pixels_is_image_too_large(client, funded, settings):
+    from PIL import Image
+
+    settings.OCR_MAX_IMAGE_PIXELS = 100_000
+    buffer = io.BytesIO()
+    Image.new("1", (1000, 1000), 1).save(buffer, format="PNG")  # 1 Mpx in a few KB
+
+    response = client.post(URL, {"image": b64(buffer.getvalue())}, format="json")
+
+    assert response.status_code == 413
+    assert error_code(response) == "image_too_large"
+    assert "pixels" in response.json()["error"]["message"]
+    assert_not_charged(funded)

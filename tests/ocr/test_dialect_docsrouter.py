@@ -205,3 +205,36 @@ def test_the_reference_text_is_what_the_engine_read(client):
     ).json()["result"]["text"]
 
     assert text.split() == phototest_reference().split()
+
+
+def _blank_png() -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (200, 120), 255).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("hint", "language"), [(None, "en"), ("de", "de")])
+def test_a_page_with_no_text_has_numbers_and_strings_where_the_seed_says(client, hint, language):
+    options = {"language": hint} if hint else {}
+
+    response = client.post(URL, {"base64": b64(_blank_png()), "options": options}, format="json")
+
+    assert response.status_code == 200, response.content
+    result = response.json()["result"]
+    assert result["text"] == "" and result["blocks"] == []
+    assert result["confidence"] == 0
+    assert result["language"] == language
+
+
+def test_bad_json_and_an_oversized_body_say_what_this_endpoint_takes(client):
+    broken = client.generic("POST", URL, b"{oops", content_type="application/json")
+    oversized = client.generic(
+        "POST", URL, b"{}", content_type="application/json", CONTENT_LENGTH=str(80 * 1024 * 1024)
+    )
+
+    assert broken.status_code == 400
+    assert broken.json()["error"]["message"] == "The request body is not valid JSON."
+    assert oversized.status_code == 413 and error_code(oversized) == "file_too_large"
+    assert "20 MiB with 'url'/'base64'" in oversized.json()["error"]["message"]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
+import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
@@ -136,8 +138,11 @@ def test_another_tenants_key_is_file_not_found(x_client, api_key_b):
         ("not-a-key", 400, "Invalid file key format"),
         ("ocr/../../etc/passwd", 400, "Invalid file key format"),
         ("ocr/user/", 400, "Invalid file key format"),
-        (["ocr/a/b.png"], 400, "File key is required"),
+        (["ocr/a/b.png"], 400, "Invalid file key format"),
+        (5, 400, "Invalid file key format"),
+        ({"key": "ocr/a/b.png"}, 400, "Invalid file key format"),
         ("", 400, "File key is required"),
+        (None, 400, "File key is required"),
         ("ocr/org_nothere/missing.png", 404, "File not found"),
     ],
 )
@@ -223,3 +228,21 @@ def test_on_object_storage_file_urls_are_the_storages_presigned_urls(x_client, s
     assert info["fileUrl"] == f"https://s3.test/uploads/{info['key']}"
     assert download.status_code == 302
     assert download["Location"] == info["fileUrl"]
+
+
+def test_a_blank_page_reports_a_language_and_a_json_body_needs_no_json_header(x_client):
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("L", (200, 120), 255).save(buffer, format="PNG")
+    key = upload(x_client, name="blank.png", data=buffer.getvalue()).json()["key"]
+
+    # The seed's server reads the body as JSON whatever its Content-Type says.
+    response = x_client.generic(
+        "POST", "/api/ocr/process", json.dumps({"key": key}).encode(), content_type="text/plain"
+    )
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["text"] == "" and body["wordCount"] == 0
+    assert body["language"] == "en"  # a string, as the seed types it, even with no text

@@ -80,3 +80,15 @@ def test_the_schema_documents_every_dialect():
         components["AnyRouterExtractResponse"]["properties"]
     )
     assert "usage" in components["V1OcrResponse"]["properties"]
+
+
+def test_the_seeds_model_names_are_listed_as_aliases_of_what_answers_them(settings):
+    settings.OCR_MODEL_ALIASES = {"openai/gpt-4o": "local/rapidocr", "gone/model": "no/target"}
+
+    models = {m["id"]: m for m in APIClient().get("/api/v1/models").json()["data"]}
+
+    alias = models["openai/gpt-4o"]
+    assert alias["alias_of"] == "local/rapidocr"
+    assert alias["providers"] == models["local/rapidocr"]["providers"]
+    assert "alias_of" not in models["local/rapidocr"]
+    assert "gone/model" not in models  # nothing can answer it
