@@ -18,6 +18,7 @@ from billing.ratelimit import ratelimited
 from billing.selectors import credits_available_micros
 from config.api import ApiError, as_api_error
 from keys.authentication import ApiKeyAuthentication, require_key
+from keys.models import ApiKey
 from ocr.dialects import (
     anyrouter,
     docsrouter,
@@ -265,6 +266,18 @@ class _KeyView(APIView):
         response = Response(uploads.error_body(error), status=error.status)
         for name, value in error.headers.items():
             response[name] = value
+        return response
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        # The headers of every OCR response; storing a file costs nothing.
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response.setdefault("X-Request-Id", request_id_new())
+        response.setdefault("X-Cost-Usd", "0.000000")
+        key = request.auth if isinstance(request.auth, ApiKey) else None
+        if key is not None and not response.has_header("X-Credits-Remaining-Usd"):
+            response["X-Credits-Remaining-Usd"] = micros_to_usd_str(
+                credits_available_micros(organization=key.organization)
+            )
         return response
 
 

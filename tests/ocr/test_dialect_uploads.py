@@ -246,3 +246,15 @@ def test_a_blank_page_reports_a_language_and_a_json_body_needs_no_json_header(x_
     body = response.json()
     assert body["text"] == "" and body["wordCount"] == 0
     assert body["language"] == "en"  # a string, as the seed types it, even with no text
+
+
+def test_upload_answers_carry_the_ocr_headers(x_client, funded):
+    uploaded = upload(x_client)
+    refused = x_client.post("/api/upload", {"other": "x"}, format="multipart")
+
+    for response in (uploaded, refused):
+        assert response["X-Request-Id"]
+        assert response["X-Cost-Usd"] == "0.000000"
+        assert response["X-Credits-Remaining-Usd"]
+    assert uploaded["X-Request-Id"] != refused["X-Request-Id"]
+    assert "RateLimit" in uploaded
