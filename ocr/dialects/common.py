@@ -105,19 +105,29 @@ def is_multipart(request) -> bool:
 
 
 def optional_str(
-    data: dict[str, Any], name: str, *, max_len: int = MAX_SHORT_STR, code: str = "invalid_request"
+    data: dict[str, Any],
+    name: str,
+    *,
+    max_len: int = MAX_SHORT_STR,
+    code: str = "invalid_request",
+    label: str | None = None,
 ) -> str | None:
+    """`data[name]` as a string or None; `label` is how messages name the field when it
+    sits inside an object (`options.language`)."""
     value = data.get(name)
     if value is None or value == "":
         return None
+    label = label or name
     if not isinstance(value, str):
-        raise ApiError(400, code, f"'{name}' must be a string.")
+        raise ApiError(400, code, f"'{label}' must be a string.")
     if len(value) > max_len:
-        raise ApiError(400, code, f"'{name}' is too long (at most {max_len} characters).")
+        raise ApiError(400, code, f"'{label}' is too long (at most {max_len} characters).")
     return value
 
 
-def optional_bool(data: dict[str, Any], name: str, *, default: bool = False) -> bool:
+def optional_bool(
+    data: dict[str, Any], name: str, *, default: bool = False, label: str | None = None
+) -> bool:
     value = data.get(name)
     if value is None:
         return default
@@ -126,7 +136,7 @@ def optional_bool(data: dict[str, Any], name: str, *, default: bool = False) -> 
     # Multipart form fields arrive as strings.
     if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
         return value.lower() in ("true", "1")
-    raise ApiError(400, "invalid_request", f"'{name}' must be a boolean.")
+    raise ApiError(400, "invalid_request", f"'{label or name}' must be a boolean.")
 
 
 def optional_object(data: dict[str, Any], name: str) -> dict[str, Any]:

@@ -56,14 +56,14 @@ def parse_body(body: dict[str, Any]) -> OcrRequest:
         size_check(source.data, max_bytes=MAX_BYTES)
 
     options = optional_object(body, "options")
-    output_format = optional_str(options, "output_format") or "text"
+    output_format = optional_str(options, "output_format", label="options.output_format") or "text"
     if output_format not in OUTPUT_FORMATS:
         raise ApiError(
             400,
             "invalid_request",
             "'options.output_format' must be one of: " + ", ".join(OUTPUT_FORMATS) + ".",
         )
-    language = optional_str(options, "language", max_len=20)
+    language = optional_str(options, "language", max_len=20, label="options.language")
     if language is not None and language.lower() == "auto":
         language = None
     if language is not None and not _LANGUAGE.fullmatch(language):
@@ -74,7 +74,7 @@ def parse_body(body: dict[str, Any]) -> OcrRequest:
         max_bytes=MAX_BYTES,
         model=optional_str(body, "model", max_len=200),
         language=language.lower()[:2] if language else None,
-        extract_tables=optional_bool(options, "extract_tables"),
+        extract_tables=optional_bool(options, "extract_tables", label="options.extract_tables"),
         options={"output_format": output_format},
     )
 

@@ -238,3 +238,18 @@ def test_bad_json_and_an_oversized_body_say_what_this_endpoint_takes(client):
     assert broken.json()["error"]["message"] == "The request body is not valid JSON."
     assert oversized.status_code == 413 and error_code(oversized) == "file_too_large"
     assert "20 MiB with 'url'/'base64'" in oversized.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("options", "named"),
+    [
+        ({"language": 5}, "'options.language' must be a string."),
+        ({"output_format": ["text"]}, "'options.output_format' must be a string."),
+        ({"extract_tables": "maybe"}, "'options.extract_tables' must be a boolean."),
+    ],
+)
+def test_messages_name_the_option_where_it_sits(client, options, named):
+    response = client.post(URL, {"base64": "AAAA", "options": options}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["message"] == named
