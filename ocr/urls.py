@@ -2,7 +2,7 @@ from django.urls import path
 
 from ocr import views_files
 from ocr.dialects import views
-from ocr.views_models import ModelListView
+from ocr.views_models import MistralModelListView, MistralModelView, ModelListView
 
 urlpatterns = [
     path("api/v1/ocr/extract", views.AnyRouterExtractView.as_view(), name="ocr-anyrouter"),
@@ -13,6 +13,8 @@ urlpatterns = [
     path("api/files/<path:key>", views.FileView.as_view(), name="ocr-file"),
     path("ocr", views.OtoroshiOcrView.as_view(), name="ocr-otoroshi"),
     path("api/v1/models", ModelListView.as_view(), name="models"),
+    path("v1/models", MistralModelListView.as_view(), name="mistral-models"),
+    path("v1/models/<path:model_id>", MistralModelView.as_view(), name="mistral-model"),
     path("v1/files", views_files.FilesView.as_view(), name="files"),
     path("v1/files/<str:file_id>", views_files.FileView.as_view(), name="file"),
     path(

@@ -7,9 +7,13 @@ accepted and ignored (no annotation model runs here): `document_annotation` is n
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+from rest_framework.response import Response
+
 from config.api import ApiError
+from config.api import error_response as error_response_platform
 from ocr.dialects.common import (
     MiB,
     decode_document,
@@ -340,3 +344,21 @@ def _passthrough(outcome, ocr_request: OcrRequest) -> dict[str, Any]:
         "document_annotation": raw.get("document_annotation"),
         "text": outcome.result.text,
     }
+
+
+# Request errors Mistral's API answers 422 with a validation `detail` (its SDK raises
+# `HTTPValidationError` for them); everything else keeps its status.
+VALIDATION_CODES = frozenset({"invalid_request", "invalid_pages", "invalid_base64", "invalid_url"})
+_QUOTED_FIELD = re.compile(r"'([A-Za-z_][\w.]*)'")
+
+
+def error_response(error: ApiError) -> Response:
+    if error.status != 400 or error.code not in VALIDATION_CODES:
+        return error_response_platform(error)
+    named = _QUOTED_FIELD.search(error.message)
+    loc: list[str] = ["body", *(named.group(1).split(".") if named else [])]
+    body = {
+        "detail": [{"loc": loc, "msg": error.message, "type": error.code}],
+        **error.body(),
+    }
+    return Response(body, status=422, headers=error.headers)

@@ -267,6 +267,27 @@ models_response = inline_serializer(
     },
 )
 
+mistral_model_card = inline_serializer(
+    "MistralModelCard",
+    {
+        "id": s.CharField(),
+        "object": s.CharField(default="model"),
+        "created": s.IntegerField(),
+        "owned_by": s.CharField(help_text="The first provider serving the model"),
+        "name": s.CharField(),
+        "description": s.CharField(allow_null=True),
+        "max_context_length": s.IntegerField(),
+        "aliases": s.ListField(child=s.CharField()),
+        "deprecation": s.DateTimeField(allow_null=True),
+        "capabilities": s.JSONField(help_text="completion_chat, vision, ocr"),
+        "type": s.CharField(default="base"),
+    },
+)
+mistral_model_list = inline_serializer(
+    "MistralModelList",
+    {"object": s.CharField(default="list"), "data": mistral_model_card.__class__(many=True)},
+)
+
 # --- Mistral's files API (ocr/views_files.py) -------------------------------------------
 file_upload = inline_serializer(
     "FileUpload",

@@ -89,12 +89,24 @@ class V1OcrView(OcrEndpoint):
 
     def parse(self, request):
         body = request_body(request)
+        if all(body.get(name) in (None, "") for name in ("document", "url", "base64")):
+            raise ApiError(
+                400,
+                "missing_image",
+                "Give the document as 'document' (Mistral OCR) or as 'url' or 'base64'.",
+            )
         if "document" in body:
+            self.dialect = mistral.DIALECT  # its errors are Mistral's from here on
             self.ocr_request = mistral.parse_body(body)
         else:
             self.ocr_request = docsrouter.parse_body(body)
         self.dialect = self.ocr_request.dialect
         return self.ocr_request
+
+    def render_error(self, error: ApiError) -> Response:
+        if self.dialect == mistral.DIALECT:
+            return mistral.error_response(error)
+        return super().render_error(error)
 
     def render(self, request, outcome):
         if self.ocr_request.dialect == mistral.DIALECT:

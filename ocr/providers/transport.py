@@ -150,7 +150,9 @@ class StdlibTransport(httpx.BaseTransport):
         connection = self._checkout(origin)
         if connection is not None:
             try:
-                return self._exchange(origin, connection, request, body, read_timeout, write_timeout)
+                return self._exchange(
+                    origin, connection, request, body, read_timeout, write_timeout
+                )
             except _StaleConnection:
                 pass  # the server closed it as we sent: once more, on a new connection
         connection = self._connect(origin, connect_timeout)

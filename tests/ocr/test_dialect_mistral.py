@@ -211,11 +211,14 @@ def test_without_blocks_and_with_image_base64(client):
         ),
     ],
 )
-def test_bad_requests_are_400(client, body, code):
+def test_bad_requests_are_422_with_mistrals_validation_detail(client, body, code):
     response = client.post(URL, body, format="json")
 
-    assert response.status_code == 400, response.content
+    assert response.status_code == 422, response.content
     assert error_code(response) == code
+    (detail,) = response.json()["detail"]
+    assert detail["loc"][0] == "body" and detail["type"] == code
+    assert detail["msg"] == response.json()["error"]["message"]
 
 
 def test_too_many_pages_is_413(client):
@@ -239,7 +242,7 @@ def test_keys_402_and_429(management_client, broke_client, org_b, limited_client
     assert response.status_code == 402 and error_code(response) == "insufficient_credits"
     assert_not_charged(org_b)
 
-    assert limited_client.post(URL, {"document": 1}, format="json").status_code == 400
+    assert limited_client.post(URL, {"document": 1}, format="json").status_code == 422
     response = limited_client.post(URL, body, format="json")
     assert response.status_code == 429 and error_code(response) == "rate_limited"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 from mistralai.client import Mistral
-from mistralai.client.errors import SDKError
-from mistralai.client.models import OCRResponse
+from mistralai.client.errors import HTTPValidationError, SDKError
+from mistralai.client.models import BaseModelCard, ModelList, OCRResponse
 
 from tests.ocr.dialect_support import assert_phototest_text, data_url, phototest_png
 from tests.ocr.documents import make_pdf
@@ -99,3 +99,34 @@ def test_the_sdk_uploads_a_file_then_reads_it_by_signed_url_and_by_id(
     assert [f.id for f in listed.data] == [uploaded.id] and listed.total == 1
     assert retrieved.id == uploaded.id and retrieved.deleted is False
     assert deleted.deleted is True
+
+
+def test_the_sdk_gets_its_validation_error_for_a_bad_request(live_server, secret):
+    with sdk(live_server, secret) as client:
+        with pytest.raises(HTTPValidationError) as caught:
+            client.ocr.process(
+                model="local/rapidocr",
+                document={"type": "image_url", "image_url": data_url(phototest_png())},
+                pages="a-b",
+            )
+
+    assert caught.value.status_code == 422
+    (detail,) = caught.value.data.detail
+    assert detail.loc == ["body", "pages"] and detail.type == "invalid_pages"
+
+
+def test_the_sdk_lists_and_retrieves_models(live_server, secret):
+    with sdk(live_server, secret) as client:
+        listed = client.models.list()
+        card = client.models.retrieve(model_id="local/rapidocr")
+        alias = client.models.retrieve(model_id="mistral-ocr-latest")
+        with pytest.raises(SDKError) as missing:
+            client.models.retrieve(model_id="no-such-model")
+
+    assert isinstance(listed, ModelList)
+    ids = {model.id for model in listed.data}
+    assert {"local/rapidocr", "mistral-ocr-latest"} <= ids
+    assert isinstance(card, BaseModelCard) and card.capabilities.ocr
+    assert "mistral-ocr-latest" in card.aliases
+    assert alias.aliases == ["local/rapidocr"]
+    assert missing.value.status_code == 404
