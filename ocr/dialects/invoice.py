@@ -133,7 +133,13 @@ def provider_kind_of(model: str) -> str | None:
     return row.provider.kind if row else None
 
 
+MISTRAL_OCR_MODEL = "mistral-ocr-latest"
+
+
 def _mistral_model() -> str:
+    """The model of the `mistral-ocr` engine: a Mistral provider's first model, else
+    Mistral's own name as this platform answers it (OCR_MODEL_ALIASES: the local engine
+    on a default install), as the seed's complete example expects it to run."""
     row = (
         ProviderModel.objects.filter(
             enabled=True, provider__enabled=True, provider__kind=Provider.Kind.MISTRAL
@@ -141,13 +147,16 @@ def _mistral_model() -> str:
         .order_by("provider__priority", "name")
         .first()
     )
-    if row is None:
+    if row is not None:
+        return row.name
+    if model_serving(MISTRAL_OCR_MODEL) is None:
         raise ApiError(
             400,
             "engine_unavailable",
-            "The 'mistral-ocr' engine needs a Mistral provider; none is configured.",
+            f"The 'mistral-ocr' engine needs a Mistral provider or a model answering "
+            f"{MISTRAL_OCR_MODEL!r}; neither is configured.",
         )
-    return row.name
+    return MISTRAL_OCR_MODEL
 
 
 def parse_body(body: dict[str, Any]) -> InvoiceRequest:
@@ -172,14 +181,10 @@ def parse_body(body: dict[str, Any]) -> InvoiceRequest:
     if engine == "mistral-ocr":
         ocr_model = _mistral_model()
     elif engine == "native":
-        if kind != Provider.Kind.OPENAI_COMPATIBLE:
-            raise ApiError(
-                400,
-                "engine_unavailable",
-                "The 'native' engine sends the document to the chat model: give a 'model' "
-                "served by an OpenAI-compatible provider.",
-            )
-        ocr_model = model
+        # The document goes to the requested model itself: a chat model reads it, an OCR
+        # model (a seed model name answered by the local engine) OCRs it; no model, the
+        # platform's default.
+        ocr_model = model if kind is not None else None
     elif kind not in (None, Provider.Kind.OPENAI_COMPATIBLE):
         ocr_model = model  # an OCR model asked for by name parses the document itself
     elif kind == Provider.Kind.OPENAI_COMPATIBLE and body.get("imageBase64") not in (None, ""):

@@ -237,8 +237,6 @@ def test_the_request_body_is_capped_at_10_mib_exactly(client):
 @pytest.mark.parametrize(
     ("plugins", "code"),
     [
-        ([{"id": "file-parser", "config": {"engine": "mistral-ocr"}}], "engine_unavailable"),
-        ([{"id": "file-parser", "config": {"engine": "native"}}], "engine_unavailable"),
         ([{"id": "file-parser", "config": {"engine": "magic"}}], "invalid_request"),
         ("file-parser", "invalid_request"),
         (["x"], "invalid_request"),
@@ -253,9 +251,43 @@ def test_pdf_engines_that_cannot_run_say_so(client, plugins, code):
     assert error_code(response) == code
 
 
+def test_mistral_ocr_without_a_mistral_provider_or_alias_is_engine_unavailable(
+    client, settings
+):
+    settings.OCR_MODEL_ALIASES = {}
+    plugins = [{"id": "file-parser", "config": {"engine": "mistral-ocr"}}]
+
+    response = client.post(
+        URL, {"pdfBase64": b64(make_pdf([["x"]])), "plugins": plugins}, format="json"
+    )
+
+    assert response.status_code == 400, response.content
+    assert error_code(response) == "engine_unavailable"
+
+
+def test_the_seeds_complete_example_runs_on_a_default_install(client):
+    # The seed's own example: a seed model name and the mistral-ocr engine, neither of
+    # which a default install serves by name (both answered through OCR_MODEL_ALIASES).
+    for engine in ("mistral-ocr", "native"):
+        response = client.post(
+            URL,
+            {
+                "pdfBase64": b64(make_pdf([INVOICE_LINES])),
+                "model": "openai/gpt-4o",
+                "plugins": [{"id": "file-parser", "config": {"engine": engine}}],
+            },
+            format="json",
+        )
+
+        assert response.status_code == 200, (engine, response.content)
+        body = response.json()
+        assert body["data"]["invoice_number"] == "INV-2024-0042"
+        assert body["usage"]["ocr_model"] == "local/rapidocr"
+
+
 def test_local_engines_by_plugin(client):
     pdf = make_pdf([INVOICE_LINES])
-    for engine in ("pdf-text", "local-ocr"):
+    for engine in ("pdf-text", "local-ocr", "native"):
         response = client.post(
             URL,
             {
