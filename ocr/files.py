@@ -41,6 +41,9 @@ SIGNED_URL_HOURS = (1, 168)  # Mistral's bounds for `expiry` of a signed URL
 FILE_EXPIRY_HOURS = (1, 24 * 365)
 _SIGNING_SALT = "ocr.files.signed-url"
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+# What every stored file is, in Mistral's terms (and what list filters can ask for).
+SAMPLE_TYPE = "ocr_input"
+SOURCE = "upload"
 
 
 def _not_found() -> ApiError:
@@ -200,6 +203,11 @@ def file_list(*, organization, params) -> tuple[list[OcrFile], int]:
     mimetypes = params.getlist("mimetypes") if hasattr(params, "getlist") else []
     if mimetypes:
         files = files.filter(mimetype__in=mimetypes)
+    # Every file here is an uploaded OCR input: a filter for other kinds matches none.
+    for name, value in (("sample_type", SAMPLE_TYPE), ("source", SOURCE)):
+        wanted = params.getlist(name) if hasattr(params, "getlist") else []
+        if wanted and value not in wanted:
+            files = files.none()
     total = files.count()
     return list(files[page * size : (page + 1) * size]), total
 
@@ -227,8 +235,8 @@ def file_json(file: OcrFile, *, with_deleted: bool = False) -> dict[str, Any]:
         "created_at": int(file.created_at.timestamp()),
         "filename": file.filename,
         "purpose": file.purpose,
-        "sample_type": "ocr_input",
-        "source": "upload",
+        "sample_type": SAMPLE_TYPE,
+        "source": SOURCE,
         "num_lines": None,
         "mimetype": file.mimetype,
         "signature": None,

@@ -149,6 +149,13 @@ def test_retrieve_list_download(client, funded):
     assert [f["id"] for f in client.get("/v1/files", {"search": "b.p"}).json()["data"]] == [
         second["id"]
     ]
+    for query, count in (
+        ({"sample_type": "pretrain"}, 0),
+        ({"sample_type": ["pretrain", "ocr_input"]}, 2),
+        ({"source": "repository"}, 0),
+        ({"source": "upload"}, 2),
+    ):
+        assert client.get("/v1/files", query).json()["total"] == count, query
     content = client.get(f"/v1/files/{first['id']}/content")
     assert content.status_code == 200
     assert b"".join(content.streaming_content) == phototest_png()
@@ -221,7 +228,7 @@ def test_upload_without_a_file_and_bad_ids(client, funded, local_provider):
     assert client.get("/v1/files", {"page_size": 0}).status_code == 400
     for document in ({"type": "file"}, {"type": "file", "file_id": 7}):
         response = client.post("/v1/ocr", {"document": document}, format="json")
-        assert response.status_code == 400, document
+        assert response.status_code == 422, document  # Mistral's validation status
 
 
 def test_the_quota_refuses_an_upload_past_it(client, funded, settings):
