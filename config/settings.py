@@ -187,6 +187,9 @@ FETCH_MAX_BYTES = env.int("FETCH_MAX_BYTES", default=100 * 1024 * 1024)
 FETCH_TIMEOUT_S = env.float("FETCH_TIMEOUT_S", default=20.0)
 # Tests point the URL fetcher at their own 127.0.0.1 server; never set in production.
 FETCH_ALLOW_PRIVATE = env.bool("FETCH_ALLOW_PRIVATE", default=False)
+# Hosts an operator trusts although they resolve to private or loopback addresses (an
+# intranet file server, a local test server): `host` or `host:port`, comma-separated.
+FETCH_ALLOWED_HOSTS = [h.strip().lower() for h in env.list("FETCH_ALLOWED_HOSTS", default=[])]
 # Upstream providers: retries of transient failures (timeouts, connection errors, 429,
 # 5xx) with exponential backoff, then a cool-down for a provider that keeps failing.
 OCR_PROVIDER_RETRIES = env.int("OCR_PROVIDER_RETRIES", default=2)

@@ -108,6 +108,15 @@ class _Target:
     path: str
 
 
+def _host_trusted(host: str, port: int) -> bool:
+    """Whether the operator listed this host (any port) or host:port in
+    FETCH_ALLOWED_HOSTS: its private addresses are then fetched; metadata, link-local
+    and the other always-blocked ranges stay blocked."""
+    trusted = getattr(settings, "FETCH_ALLOWED_HOSTS", None) or ()
+    host = host.lower()
+    return host in trusted or f"{host}:{port}" in trusted
+
+
 def _target_check(url: str, deadline: float) -> _Target:
     try:
         parts = urlsplit(url)
@@ -123,7 +132,9 @@ def _target_check(url: str, deadline: float) -> _Target:
     if parts.username is not None or parts.password is not None:
         raise _not_allowed("URLs with credentials are not accepted.")
     port = port or (443 if scheme == "https" else 80)
-    allow_private = bool(getattr(settings, "FETCH_ALLOW_PRIVATE", False))
+    allow_private = bool(getattr(settings, "FETCH_ALLOW_PRIVATE", False)) or _host_trusted(
+        host, port
+    )
     addresses = _resolve(host, port, deadline)
     for address in addresses:
         reason = address_blocked_reason(address, allow_private=allow_private)

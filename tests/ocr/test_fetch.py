@@ -157,6 +157,24 @@ def test_loopback_is_refused_by_default(server):
     assert named.value.code == "url_not_allowed"
 
 
+def test_an_operator_trusted_host_is_fetched_and_only_that_one(server, settings):
+    port = server.rsplit(":", 1)[1]
+    settings.FETCH_ALLOWED_HOSTS = [f"127.0.0.1:{port}"]
+
+    assert fetch(f"{server}/file.pdf").data == PAYLOAD
+    with pytest.raises(ApiError) as other_name:  # same address, a name not listed
+        fetch(f"http://localhost:{port}/file.pdf")
+    assert other_name.value.code == "url_not_allowed"
+
+    settings.FETCH_ALLOWED_HOSTS = ["localhost"]  # any port
+    assert fetch(f"http://localhost:{port}/file.pdf").data == PAYLOAD
+
+    settings.FETCH_ALLOWED_HOSTS = ["169.254.169.254"]
+    with pytest.raises(ApiError) as metadata:
+        fetch("http://169.254.169.254/latest/meta-data/")
+    assert metadata.value.code == "url_not_allowed"
+
+
 @pytest.mark.parametrize(
     "host",
     [
