@@ -76,6 +76,13 @@ def media_type_describe(data: bytes) -> str:
         return "an SVG image"
     if lowered.startswith(b"<?xml") or lowered.startswith(b"<"):
         return "an XML or HTML document"
+    if head.startswith(b"[object ") and len(data.strip()) < 64:
+        # A JavaScript object stringified where the file's bytes belonged (the seed 000
+        # TypeScript example does so with `new Blob([createReadStream(path)])`).
+        return (
+            f'the text "{data.strip().decode("ascii", "replace")}", a JavaScript object sent '
+            "in place of the file's bytes (send a Blob or Buffer of the file)"
+        )
     if head[:1] in (b"{", b"["):
         return "JSON text"
     try:

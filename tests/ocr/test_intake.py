@@ -270,3 +270,17 @@ def test_page_lists_past_the_document_or_the_cap_say_which(pages, status, code, 
 
     assert (caught.value.status, caught.value.code) == (status, code)
     assert says in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("data", "says"),
+    [
+        (b"[object Object]", "a JavaScript object sent in place of the file's bytes"),
+        (b'{"a": 1}', "JSON text"),
+        (b"hello", "plain text"),
+    ],
+)
+def test_an_unsupported_file_is_described_for_what_it_is(data, says):
+    from ocr.intake.sniff import media_type_describe
+
+    assert says in media_type_describe(data)
