@@ -4,7 +4,9 @@ import os
 
 bind = f"127.0.0.1:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-worker_class = "gthread"
+# gthread with a per-read timeout on client sockets, so clients that stall mid-request
+# cannot hold every thread (config/gunicorn_worker.py).
+worker_class = "config.gunicorn_worker.TimedThreadWorker"
 # A request waiting on a slow upstream holds its thread: with 8 threads x 2 workers a
 # 200 ms upstream caps the host at 16 / 0.2 s = 80 requests/s whatever the CPU. 32 threads
 # per worker leave room for uneven connection spread (docs/providers.md, bench/gateway.py).

@@ -1,0 +1,69 @@
+"""Clients that stall mid-request cannot hold every thread (config/gunicorn_worker.py).
+
+Through real gunicorn with one worker of two threads: without the read timeout, two
+clients that send half a request and then nothing held both threads and the server
+answered nobody until they hung up.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import httpx
+import pytest
+
+from tests.live_gunicorn import gunicorn_running, manage, sqlite_env
+
+CLIENT_TIMEOUT_S = 1.5
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory):
+    env = sqlite_env(
+        tmp_path_factory.mktemp("slow") / "db.sqlite3",
+        WEB_CONCURRENCY="1",
+        GUNICORN_THREADS="2",
+        GUNICORN_CLIENT_TIMEOUT=str(CLIENT_TIMEOUT_S),
+        OCR_WARM_ON_START="0",
+        LOG_LEVEL="ERROR",
+    )
+    manage(env, "migrate", "--noinput", "-v", "0")
+    with gunicorn_running(env) as base:
+        yield base
+
+
+def _stalled(base_url: str, first_bytes: bytes) -> socket.socket:
+    port = int(base_url.rsplit(":", 1)[1])
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.sendall(first_bytes)
+    return sock
+
+
+@pytest.mark.parametrize(
+    "first_bytes",
+    [
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ",  # headers never end
+        b"POST /ocr HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"ima",  # nor the body
+    ],
+)
+def test_stalled_clients_are_let_go_and_others_are_served(base_url, first_bytes):
+    stalled = [_stalled(base_url, first_bytes) for _ in range(4)]  # twice the threads
+    try:
+        time.sleep(0.3)  # they hold both threads now
+        started = time.monotonic()
+        response = httpx.get(f"{base_url}/healthz", timeout=CLIENT_TIMEOUT_S * 4 + 5)
+        waited = time.monotonic() - started
+
+        assert response.status_code == 200
+        assert waited < CLIENT_TIMEOUT_S * 4 + 2
+        for sock in stalled:  # each was closed by the server, not left open
+            sock.settimeout(CLIENT_TIMEOUT_S * 4)
+            try:
+                while sock.recv(4096):
+                    pass
+            except ConnectionResetError:
+                pass
+    finally:
+        for sock in stalled:
+            sock.close()
