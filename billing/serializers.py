@@ -33,7 +33,12 @@ class InstantField(serializers.Field):
             if day is None:
                 self.fail("invalid")
             start = datetime.combine(day, time(0), tzinfo=UTC)
-            return start + timedelta(days=1) if self.end_of_day else start
+            if not self.end_of_day:
+                return start
+            try:
+                return start + timedelta(days=1)
+            except OverflowError:  # 9999-12-31 has no end within datetime's range
+                self.fail("invalid")
         # A '+' of a UTC offset arrives as a space when the client did not encode it.
         for candidate in (text, text[:19] + text[19:].replace(" ", "+")):
             try:
@@ -41,8 +46,16 @@ class InstantField(serializers.Field):
             except ValueError:
                 moment = None
             if moment is not None:
-                return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+                return self._in_range(moment if moment.tzinfo else moment.replace(tzinfo=UTC))
         self.fail("invalid")
+
+    def _in_range(self, moment: datetime) -> datetime:
+        """The instant, if it exists in UTC (9999-12-31T23:00-05:00 or 0001-01-01T00:00+01:00
+        does not: it was a 500 once it reached the database)."""
+        try:
+            return moment.astimezone(UTC)
+        except (OverflowError, ValueError):
+            self.fail("invalid")
 
     def to_representation(self, value):
         return value.isoformat()

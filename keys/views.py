@@ -8,12 +8,12 @@ Keys are always looked up within the caller's tenant, so another tenant's id is 
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 import keys.schema  # noqa: F401  (registers the OpenAPI description of key auth)
 from config.api import ApiError
+from config.parsers import SafeJSONParser
 from keys import scopes
 from keys.authentication import require_key
 from keys.selectors import api_key_get, api_key_page
@@ -58,7 +58,7 @@ def _one(key) -> dict:
 
 
 class KeyManagementView(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     write_methods = frozenset({"POST", "PATCH", "DELETE"})
 
     def get_permissions(self):

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +19,7 @@ from billing.money import micros_to_usd_str
 from billing.ratelimit import RateLimitTicket, ratelimit_acquire
 from billing.selectors import credits_available_micros
 from config.api import ApiError, as_api_error, error_response
+from config.parsers import SafeJSONParser
 from keys.authentication import ApiKeyAuthentication, cached_key_check, require_key
 from keys.models import ApiKey
 from ocr.pipeline import OcrOutcome, ocr_execute, request_id_new
@@ -41,7 +42,7 @@ class OcrEndpoint(APIView):
     content_negotiation_class = JsonAnswers
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [require_key(kind="api", scope="ocr")]
-    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    parser_classes = [SafeJSONParser, MultiPartParser, FormParser]
     key_cache = True  # the key may come from the process cache (keys/cache.py)
 
     dialect: str = ""

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 from django.http import FileResponse, HttpResponseRedirect
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -17,6 +17,7 @@ from billing.money import micros_to_usd_str
 from billing.ratelimit import ratelimited
 from billing.selectors import credits_available_micros
 from config.api import ApiError, as_api_error
+from config.parsers import SafeJSONParser
 from keys.authentication import ApiKeyAuthentication, require_key
 from keys.models import ApiKey
 from ocr.dialects import (
@@ -63,7 +64,7 @@ class AnyRouterExtractView(OcrEndpoint):
 class V1OcrView(OcrEndpoint):
     """`POST /v1/ocr`: a body with `document` is Mistral OCR, else DocsRouter (seed 001)."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     dialect = docsrouter.DIALECT
     max_bytes = mistral.MAX_BYTES
 
@@ -143,7 +144,7 @@ class OtoroshiOcrView(OcrEndpoint):
 class InvoiceView(OcrEndpoint):
     """Seed 002. Not charged twice: with `annotations` the pipeline does not run at all."""
 
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     dialect = invoice.DIALECT
     max_bytes = invoice.MAX_BYTES
 
@@ -234,7 +235,7 @@ class _SeedErrors:
 
 
 class ProcessView(_SeedErrors, OcrEndpoint):
-    parser_classes = [JSONParser]
+    parser_classes = [SafeJSONParser]
     dialect = uploads.DIALECT
     max_bytes = uploads.MAX_BYTES
 

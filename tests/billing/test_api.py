@@ -186,6 +186,11 @@ def test_another_tenants_requests_are_invisible(traffic, api_key_b, management_k
         {"page_size": "x"},
         {"cursor": "nope"},
         {"from": "9" * 100},
+        {"to": "9999-12-31"},  # its end of day is past datetime's range: was a 500
+        {"to": "9999-12-31T23:00:00-05:00"},
+        {"from": "0001-01-01T00:00:00+01:00"},
+        {"key": "key_\x00"},
+        {"cursor": "\x00"},
     ],
 )
 def test_it_refuses_bad_filters_with_a_400(params, traffic, management_key, client_for):

@@ -188,6 +188,25 @@ def test_malformed_json_is_refused(raw, manager):
     assert response.json()["error"]["code"] == "invalid_request_body"
 
 
+@pytest.mark.parametrize("method", ["post", "patch"])
+def test_json_nested_too_deeply_is_malformed_not_a_crash(method, manager, target_key):
+    path = "/api/v1/keys" if method == "post" else f"/api/v1/keys/{target_key.public_id}"
+    body = "[" * 5000 + "]" * 5000  # 10 KB, under the body limit
+
+    response = getattr(manager, method)(path, body, content_type="application/json")
+
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_request_body"
+
+
+@pytest.mark.parametrize("method", ["get", "patch", "delete"])
+def test_a_nul_in_a_key_id_is_no_such_key_not_a_crash(method, manager):
+    response = getattr(manager, method)("/api/v1/keys/key_%00", content_type="application/json")
+
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+
+
 def test_only_json_is_accepted(manager):
     response = manager.post("/api/v1/keys", {"name": "form"})
     assert response.status_code == 415

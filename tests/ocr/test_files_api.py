@@ -226,6 +226,8 @@ def test_upload_without_a_file_and_bad_ids(client, funded, local_provider):
         "invalid_request"
     )
     assert client.get("/v1/files", {"page_size": 0}).status_code == 400
+    for name in ("search", "purpose", "mimetypes"):  # NUL reached PostgreSQL: a 500
+        assert client.get("/v1/files", {name: "a\x00b"}).status_code == 400, name
     for document in ({"type": "file"}, {"type": "file", "file_id": 7}):
         response = client.post("/v1/ocr", {"document": document}, format="json")
         assert response.status_code == 422, document  # Mistral's validation status
