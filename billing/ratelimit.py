@@ -70,7 +70,10 @@ class RateLimitTicket:
         """Give back this request's place in the window and its slot: for a request that
         another limit refused (402), which must use up nothing of this one (§6)."""
         refund, self._refund = self._refund, None
-        _quietly(refund, "could not give back a rate-limit hit")
+        if refund is not None:
+            _quietly(refund, "could not give back a rate-limit hit")
+            # The answer's headers count what is left after the refund.
+            self.remaining = min(self.limit, self.remaining + 1)
         self.release()
 
 

@@ -194,6 +194,9 @@ def pdf_open(data: bytes, *, password: str | None):
     """Open a PDF with PDFium, mapping its errors to client errors. Call under PDFIUM_LOCK."""
     import pypdfium2 as pdfium
 
+    if password and "\x00" in password:
+        # PDFium reads a C string: 'pw\x00junk' would open a PDF whose password is 'pw'.
+        raise ApiError(400, "pdf_password_invalid", "The PDF password is not correct.")
     try:
         return pdfium.PdfDocument(data, password=password or None)
     except pdfium.PdfiumError as exc:

@@ -23,6 +23,9 @@ def test_a_402_does_not_use_up_the_rate_limit(org_a, client_for):
         response = client.post("/api/v1/ocr/extract", body, format="json")
         assert response.status_code == 402, response.content
         assert response.json()["error"]["code"] == "insufficient_credits"
+        # Its headers say so too: nothing of the two is used up.
+        assert response["X-RateLimit-Remaining"] == "2"
+        assert response["RateLimit"].startswith('"rpm";r=2;')
     credits_add(organization=org_a, amount_micros=1_000_000, idempotency_key="fund-after-402")
     statuses = [
         client.post("/api/v1/ocr/extract", body, format="json").status_code for _ in range(3)

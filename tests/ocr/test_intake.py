@@ -177,10 +177,13 @@ def test_an_encrypted_pdf_needs_its_password():
         document_open(data=data)
     with pytest.raises(ApiError) as wrong:
         document_open(data=data, password="guess")
+    with pytest.raises(ApiError) as past_nul:  # PDFium would read only up to the NUL
+        document_open(data=data, password="s3cret\x00junk")
     document = document_open(data=data, password="s3cret")
 
     assert (missing.value.status, missing.value.code) == (400, "pdf_password_required")
     assert (wrong.value.status, wrong.value.code) == (400, "pdf_password_invalid")
+    assert past_nul.value.code == "pdf_password_invalid"
     assert document.page_count == 1
     assert document.password == "s3cret"
 
