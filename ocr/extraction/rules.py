@@ -183,9 +183,27 @@ def amount_value(token: str) -> str | None:
     return format(value.quantize(Decimal("0.01")), "f")
 
 
+# An amount with letters OCR puts for digits ('15.U0', '1O.50', 'l2.00'): read only where
+# a total is expected and no clean amount is on the line.
+_MISREAD_AMOUNT = re.compile(r"(?<![\w.])([\dOoUDlIS]{1,7}[.,][\dOoUDlIS]{2})(?![\w.])")
+_MISREAD_DIGITS = str.maketrans("OoUDlIS", "0000115")
+
+
 def _last_amount(line: str) -> str | None:
     found = _MONEY_RE.findall(line)
     return amount_value(found[-1]) if found else None
+
+
+def _last_amount_misread(line: str) -> str | None:
+    """The last amount of the line, letters OCR misread for digits repaired; a token
+    needs at least two real digits to be taken for an amount."""
+    found = _last_amount(line)
+    if found is not None:
+        return found
+    for token in reversed(_MISREAD_AMOUNT.findall(line)):
+        if sum(ch.isdigit() for ch in token) >= 2:
+            return amount_value(token.translate(_MISREAD_DIGITS))
+    return None
 
 
 def _date(kind: str, match: re.Match) -> dt.date | None:
@@ -334,7 +352,7 @@ def _totals(lines: list[str]) -> tuple[str | None, int | None]:
         if _PAYMENT.match(line) and candidates:
             break
         if _TOTAL_LINE.search(line) and not _NOT_TOTAL.search(line):
-            amount = _last_amount(line)
+            amount = _last_amount_misread(line)
             if amount is None and index + 1 < len(lines):
                 amount = (
                     _last_amount(lines[index + 1])

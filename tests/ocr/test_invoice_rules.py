@@ -113,3 +113,17 @@ def test_table_cells_are_read_column_after_column():
         "b1",
         "after",
     ]
+
+
+def test_a_total_with_letters_misread_for_digits_is_still_the_total():
+    # SROIE 011 through the engine as a PDF: '15.00' read as '15.U0'.
+    text = "KEDAI ABC ENTERPRISE\n| Item | Amt |\n| --- | --- |\n| TEH | 15.00 |\n"
+    text += "| TOTAL | 15.U0 |\nCASH 20.00\nCHANGE 5.00\n"
+
+    assert invoice_extract_rules(text=text)["total"] == "15.00"
+
+
+def test_words_on_a_total_line_are_not_misread_as_amounts():
+    text = "ACME LTD\nTOTAL DUE ON DELIVERY\nSOLD.IS\n"
+
+    assert invoice_extract_rules(text=text)["total"] is None
