@@ -1,4 +1,6 @@
-"""Requests refused before any view: a NUL character in the path or the query string.
+"""Middleware of the API paths: NUL characters refused, and CORS for browser clients.
+
+NUL. Requests refused before any view: a NUL character in the path or the query string.
 
 No id, key, filter or date of this API contains one, and PostgreSQL cannot store or
 compare text holding one (psycopg raises DataError: a 500 wherever a path or query
@@ -11,6 +13,8 @@ from __future__ import annotations
 from urllib.parse import unquote_to_bytes
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
+
+from config.errors import is_api_request
 
 
 def _query_has_nul(request: HttpRequest) -> bool:
@@ -32,3 +36,38 @@ class RejectNulMiddleware:
         if _query_has_nul(request):
             return _refusal(400, "invalid_request", "The query string holds a NUL character.")
         return self.get_response(request)
+
+
+# --- CORS --------------------------------------------------------------------------------
+# The API authenticates by a key in a header, never by cookie, so any origin may call it
+# from a browser: a preflight (OPTIONS with Access-Control-Request-Method) is answered
+# 204 before authentication, and every API answer allows any origin and exposes the
+# request id, cost and rate-limit headers. The dashboard's pages are left out.
+_ALLOWED_HEADERS = "Authorization, Content-Type, X-API-Key"
+_EXPOSED_HEADERS = (
+    "X-Request-Id, X-Cost-Usd, X-Credits-Remaining-Usd, Retry-After, RateLimit, "
+    "RateLimit-Policy, X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset"
+)
+_PREFLIGHT_MAX_AGE_S = "600"
+
+
+class CorsMiddleware:
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not is_api_request(request) or request.path_info.startswith("/stripe/"):
+            return self.get_response(request)
+        if request.method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in request.META:
+            response = HttpResponse(status=204)
+            response["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE, OPTIONS"
+            # Whatever headers the client's SDK adds: no cookie ever authenticates here.
+            response["Access-Control-Allow-Headers"] = request.META.get(
+                "HTTP_ACCESS_CONTROL_REQUEST_HEADERS", _ALLOWED_HEADERS
+            )[:1000]
+            response["Access-Control-Max-Age"] = _PREFLIGHT_MAX_AGE_S
+        else:
+            response = self.get_response(request)
+            response["Access-Control-Expose-Headers"] = _EXPOSED_HEADERS
+        response["Access-Control-Allow-Origin"] = "*"
+        return response

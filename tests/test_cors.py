@@ -1,0 +1,38 @@
+"""Browser clients: CORS preflights answered before auth, API answers open to any origin."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.mark.parametrize("path", ["/api/v1/ocr/extract", "/v1/ocr", "/ocr", "/api/v1/keys"])
+def test_a_preflight_is_answered_without_a_key(client, path):
+    response = client.options(
+        path,
+        HTTP_ORIGIN="https://app.example",
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type",
+    )
+
+    assert response.status_code == 204
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in response["Access-Control-Allow-Methods"]
+    assert response["Access-Control-Allow-Headers"] == "authorization, content-type"
+
+
+def test_api_answers_allow_any_origin_and_expose_the_cost_headers(client):
+    response = client.post(
+        "/api/v1/ocr/extract", {}, content_type="application/json", HTTP_ORIGIN="https://a.example"
+    )
+
+    assert response.status_code == 401  # no key: the browser can still read why
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert "X-Cost-Usd" in response["Access-Control-Expose-Headers"]
+
+
+def test_the_dashboard_and_stripe_are_not_opened(client):
+    for path in ("/dashboard/", "/stripe/webhook"):
+        response = client.options(path, HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
+        assert not response.has_header("Access-Control-Allow-Origin"), path
