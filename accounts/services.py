@@ -88,6 +88,13 @@ def invitation_create(
         raise ApiError(400, "invalid_request", "A valid e-mail address is required.")
     if role not in Membership.Role.values:
         raise ApiError(400, "invalid_request", "Unknown role.")
+    inviter = Membership.objects.filter(organization=organization, user=invited_by).first()
+    if inviter is None or inviter.role not in MANAGER_ROLES:
+        raise ApiError(403, "forbidden", "Only owners and admins invite members.")
+    if role == Membership.Role.OWNER and inviter.role != Membership.Role.OWNER:
+        # Else an admin could invite a second account of theirs as owner, then remove
+        # the owners: the same rule as changing a role (_check_can_manage).
+        raise ApiError(403, "forbidden", "Only an owner can invite an owner.")
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise ApiError(409, "conflict", f"{email} is already a member.")
     token = random_base62(40)

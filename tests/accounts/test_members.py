@@ -128,6 +128,22 @@ def test_an_admin_cannot_touch_owners(browser, admin_a, owner_a, member_a):
     assert member.role == "member"
 
 
+def test_an_admin_cannot_invite_an_owner_but_can_invite_others(browser, admin_a, owner_a):
+    # An owner invited by an admin (a second account of the admin's) could remove the
+    # real owners.
+    client = browser(admin_a)
+
+    refused = client.post("/dashboard/members/", {"email": "alt@example.com", "role": "owner"})
+
+    assert refused.status_code == 200
+    assert b"Only an owner can invite an owner." in refused.content
+    assert not Invitation.objects.filter(role="owner").exists()
+    _invite(client, "helper@example.com", role="admin")
+    assert Invitation.objects.get(email="helper@example.com").role == "admin"
+    _invite(browser(owner_a), "co-owner@example.com", role="owner")
+    assert Invitation.objects.get(email="co-owner@example.com").role == "owner"
+
+
 def test_roles_change_and_members_are_removed(browser, owner_a, member_a):
     client = browser(owner_a)
     member = Membership.objects.get(user=member_a)
