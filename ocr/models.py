@@ -4,6 +4,7 @@ from django.db import models
 
 from accounts.models import Organization
 from keys.models import ApiKey
+from ocr.secret_names import secret_env_validate
 
 
 class Provider(models.Model):
@@ -21,7 +22,10 @@ class Provider(models.Model):
     base_url = models.URLField(max_length=500, blank=True)
     account_id = models.CharField(max_length=200, blank=True)
     secret_env = models.CharField(
-        max_length=200, blank=True, help_text="Name of the environment variable holding the secret"
+        max_length=200,
+        blank=True,
+        validators=[secret_env_validate],
+        help_text="Name of the environment variable holding the secret",
     )
     timeout_s = models.FloatField(default=60.0)
     priority = models.IntegerField(default=100, help_text="Lower is tried first")

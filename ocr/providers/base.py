@@ -24,6 +24,7 @@ from django.conf import settings
 
 from ocr.models import Provider, ProviderModel
 from ocr.providers.transport import StdlibTransport
+from ocr.secret_names import secret_env_allowed
 from ocr.types import OcrRequest, OcrResult
 
 logger = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ class ProviderClient:
     def available(self, *, model: ProviderModel | None = None) -> bool:
         """False when the provider's secret variable is named but not set."""
         if self.provider.secret_env:
-            return bool(os.environ.get(self.provider.secret_env))
+            return bool(self.secret())
         return True
 
     # --- helpers for kinds -----------------------------------------------------------
@@ -103,9 +104,12 @@ class ProviderClient:
         return self.provider.slug
 
     def secret(self) -> str:
-        if not self.provider.secret_env:
+        """The value of the provider's secret variable; never one of the platform's own
+        (ocr/secret_names.py), whatever the row says."""
+        name = self.provider.secret_env
+        if not name or not secret_env_allowed(name):
             return ""
-        return os.environ.get(self.provider.secret_env, "")
+        return os.environ.get(name, "")
 
     def url(self, path: str) -> str:
         return self.provider.base_url.rstrip("/") + path

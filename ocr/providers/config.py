@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 
 from ocr.models import Provider, ProviderModel
+from ocr.secret_names import secret_env_allowed
 
 MAX_PROVIDERS = 500
 MAX_MODELS = 500
@@ -129,6 +130,8 @@ def _validated_provider(raw: Any, where: str) -> dict[str, Any]:
     secret_env = raw.get("secret_env", "")
     if not isinstance(secret_env, str) or (secret_env and not _ENV_NAME.match(secret_env)):
         _fail(where, "secret_env is the NAME of an environment variable, such as MISTRAL_API_KEY")
+    if secret_env and not secret_env_allowed(secret_env):
+        _fail(where, f"secret_env {secret_env!r} is one of the platform's own secrets")
     timeout_s = raw.get("timeout_s", 60)
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float | Decimal):
         _fail(where, "timeout_s is a number of seconds")

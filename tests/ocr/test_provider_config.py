@@ -179,6 +179,9 @@ def models_served_by() -> set[str]:
     [
         ({"api_key": "sk-live-123"}, "unknown field(s) ['api_key']"),
         ({"secret_env": "sk-live-123"}, "secret_env is the NAME"),
+        ({"secret_env": "SECRET_KEY"}, "one of the platform's own secrets"),
+        ({"secret_env": "STRIPE_SECRET_KEY"}, "one of the platform's own secrets"),
+        ({"secret_env": "database_url"}, "one of the platform's own secrets"),
         ({"kind": "azure"}, "kind must be one of"),
         ({"id": "Bad Id"}, "id is required"),
         ({"base_url": "ftp://x"}, "base_url is required"),
@@ -242,3 +245,33 @@ def test_it_refuses_a_missing_file_and_bad_json(db, tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(CommandError, match="not valid JSON"):
         call_command("load_providers", str(tmp_path / "bad.json"))
+
+
+def test_a_row_naming_a_platform_secret_never_sends_it(db, monkeypatch):
+    """A provider saved before the rule, or written straight into the table, naming
+    STRIPE_SECRET_KEY: the secret is never read, the provider is unavailable, and the
+    admin form refuses the name."""
+    from django.core.exceptions import ValidationError
+
+    from ocr.providers import client_for
+
+    monkeypatch.setenv("STRIPE_SECRET_KEY", "sk_test_do_not_send")
+    monkeypatch.setenv("ACME_OCR_KEY", "acme-secret")
+    leak = Provider.objects.create(
+        slug="leak",
+        kind="openai_compatible",
+        base_url="http://127.0.0.1:9/v1",
+        secret_env="STRIPE_SECRET_KEY",
+    )
+    fine = Provider.objects.create(
+        slug="fine",
+        kind="openai_compatible",
+        base_url="http://127.0.0.1:9/v1",
+        secret_env="ACME_OCR_KEY",
+    )
+
+    assert client_for(leak).secret() == "" and not client_for(leak).available()
+    assert client_for(fine).secret() == "acme-secret" and client_for(fine).available()
+    with pytest.raises(ValidationError):
+        leak.full_clean()
+    fine.full_clean()
