@@ -17,7 +17,9 @@ API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="dev-insecure-api-key-pepper"
 # OCR endpoints keep authenticated keys per process, checked against the key epoch the
 # rate-limit call returns (keys/cache.py); only with Redis.
 API_KEY_CACHE = env.bool("API_KEY_CACHE", default=True)
-ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["*"])
+# The Host names this server answers to. Loopback only by default: with "*", a request
+# with `Host: evil.example` got password-reset and invitation links pointing there.
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 

@@ -115,6 +115,20 @@ def test_password_reset_by_email(client, org_a):
     assert b"Link expired" in client.get(link, follow=True).content
 
 
+def test_a_reset_asked_under_a_foreign_host_name_sends_no_link_there(client, org_a):
+    from django.conf import settings as live
+
+    # The settings' own list (the test runner adds only 'testserver' to it).
+    assert "*" not in live.ALLOWED_HOSTS and "127.0.0.1" in live.ALLOWED_HOSTS
+
+    response = client.post(
+        "/password-reset/", {"email": "owner-a@example.com"}, HTTP_HOST="evil.example"
+    )
+
+    assert response.status_code == 400
+    assert mail.outbox == []
+
+
 def test_password_reset_for_an_unknown_address_says_the_same(client, db):
     response = client.post("/password-reset/", {"email": "nobody@example.com"})
 
