@@ -7,12 +7,14 @@ from decimal import Decimal
 
 from django import forms
 from django.conf import settings
-from django.contrib.auth import password_validation
+from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.models import Membership
 from keys.models import ApiKey
 from keys.scopes import ALLOWED_SCOPES
+
+User = get_user_model()
 
 SCOPE_CHOICES = sorted({(s, s) for scopes in ALLOWED_SCOPES.values() for s in scopes})
 MAX_TOPUP_USD = Decimal("10000")
@@ -32,7 +34,10 @@ class SignupForm(forms.Form):
             self.add_error("password2", "The two passwords differ.")
         elif data.get("password1"):
             try:
-                password_validation.validate_password(data["password1"])
+                # An unsaved user with the address: the password may not resemble it.
+                email = (data.get("email") or "").lower()
+                candidate = User(username=email, email=email)
+                password_validation.validate_password(data["password1"], user=candidate)
             except forms.ValidationError as error:
                 self.add_error("password1", error)
         return data

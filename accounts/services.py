@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.contrib.auth import get_user_model
 from django.core.mail import send_mail
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -34,17 +34,24 @@ def organization_create(
 
 
 def user_create(*, email: str, password: str | None) -> User:
-    email = User.objects.normalize_email(email).strip()
+    # One account per mailbox: the address is kept in lower case, so two sign-ups racing
+    # with 'Ann@X.com' and 'ann@x.com' meet on the username's unique index.
+    email = User.objects.normalize_email(email).strip().lower()
     if not email or "@" not in email:
         raise ApiError(400, "invalid_request", "A valid e-mail address is required.")
+    taken = ApiError(409, "conflict", "An account with this e-mail already exists.")
     if User.objects.filter(username__iexact=email).exists():
-        raise ApiError(409, "conflict", "An account with this e-mail already exists.")
+        raise taken
     user = User(username=email, email=email)
     if password:
         user.set_password(password)
     else:
         user.set_unusable_password()
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:  # the same address signed up a moment ago
+        raise taken from None
     return user
 
 

@@ -50,7 +50,7 @@ def signup(request):
         except ApiError as error:
             form.add_error("email", error.message)
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend="accounts.backends.EmailBackend")
             request.session["current_org"] = org.public_id
             messages.success(request, "Welcome! Your organization is ready.")
             target = request.GET.get("next", "")

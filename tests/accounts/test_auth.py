@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from django.contrib.auth import get_user_model
 from django.core import mail
 
 from accounts.models import Membership, Organization
 from billing.models import CreditAccount
+from config.api import ApiError
 
 
 def test_sign_up_creates_a_personal_organization_and_signs_in(client, db):
@@ -144,3 +146,68 @@ def test_sign_up_never_redirects_off_site(client, db):
 
     assert response.status_code == 302
     assert response["Location"] == "/dashboard/"
+
+
+def test_an_address_is_one_account_whatever_its_case(client, db):
+    signup = {"password1": "a-long-pass-42", "password2": "a-long-pass-42"}
+    first = client.post("/signup/", {"email": "Carol.Case@Example.com", **signup})
+    client.post("/logout/")
+    again = client.post("/signup/", {"email": "carol.case@EXAMPLE.com", **signup})
+
+    assert first.status_code == 302
+    assert again.status_code == 200 and b"already exists" in again.content
+    user = get_user_model().objects.get()
+    assert user.username == "carol.case@example.com"
+    for typed in ("carol.case@example.com", "CAROL.CASE@example.com", " Carol.Case@Example.com"):
+        assert client.login(username=typed, password="a-long-pass-42"), typed
+        client.logout()
+    assert not client.login(username="carol.case@example.com", password="wrong-pass-42")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_sign_ups_racing_for_one_address_make_one_account_and_no_crash():
+    """Ten at once, in every letter case: the check-then-insert race ends on the
+    username's unique index, which answers the losers 409 (it was a 500)."""
+    import threading
+
+    from django.db import connection
+
+    from accounts.services import user_signup
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs a database that runs the sign-ups concurrently")
+    outcomes: list[object] = []
+    start = threading.Barrier(10)
+
+    def sign_up(email: str) -> None:
+        start.wait()
+        try:
+            user_signup(email=email, password="a-long-pass-42")
+            outcomes.append("created")
+        except ApiError as error:
+            outcomes.append(error.status)
+        except Exception as error:  # noqa: BLE001 - what the test is looking for
+            outcomes.append(error)
+        finally:
+            connection.close()
+
+    variants = ["race@example.com", "Race@example.com", "RACE@EXAMPLE.COM", "race@Example.com"]
+    threads = [threading.Thread(target=sign_up, args=(variants[i % 4],)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(outcomes, key=str) == [409] * 9 + ["created"], outcomes
+    assert get_user_model().objects.filter(username__iexact="race@example.com").count() == 1
+
+
+@pytest.mark.parametrize("password", ["83749261", "dave.smith@example.com"])
+def test_weak_passwords_are_refused(client, db, password):
+    response = client.post(
+        "/signup/",
+        {"email": "dave.smith@example.com", "password1": password, "password2": password},
+    )
+
+    assert response.status_code == 200
+    assert not get_user_model().objects.exists()
