@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from accounts.ids import org_public_id
@@ -12,7 +13,9 @@ class Organization(models.Model):
     name = models.CharField(max_length=200)
     personal = models.BooleanField(default=False)
     # Per-tenant default requests per minute for keys that set none (null: platform default).
-    rate_limit_rpm = models.PositiveIntegerField(null=True, blank=True)
+    rate_limit_rpm = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1)]
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

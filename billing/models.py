@@ -1,6 +1,7 @@
 """Money: integer micro-dollars (1 USD = 1,000,000) everywhere."""
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from accounts.models import Organization
@@ -104,7 +105,8 @@ class FeePolicy(models.Model):
         Organization, null=True, blank=True, on_delete=models.CASCADE, related_name="fee_policy"
     )
     percent_bp = models.PositiveIntegerField(default=550, help_text="Basis points: 550 = 5.5%")
-    fixed_micros = models.BigIntegerField(default=0)
+    # Never negative: a negative fee made every reservation of the tenant fail (a 500).
+    fixed_micros = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])
 
     class Meta:
         verbose_name_plural = "fee policies"

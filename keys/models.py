@@ -1,4 +1,5 @@
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from accounts.ids import public_id
@@ -7,6 +8,12 @@ from accounts.models import Organization
 
 def key_public_id() -> str:
     return public_id("key_")
+
+
+# Bounds of a key's settings (keys/services.py checks them for every caller).
+LIMIT_MAX_MICROS = 1_000_000_000 * 1_000_000
+RPM_MAX = 1_000_000
+IN_FLIGHT_MAX = 10_000
 
 
 class ApiKey(models.Model):
@@ -44,7 +51,11 @@ class ApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
     # Spend limit for the current period, in micro-dollars (null: no limit).
-    limit_micros = models.BigIntegerField(null=True, blank=True)
+    limit_micros = models.BigIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(LIMIT_MAX_MICROS)],
+    )
     limit_reset = models.CharField(
         max_length=8, choices=LimitReset.choices, default=LimitReset.NEVER
     )
@@ -53,8 +64,15 @@ class ApiKey(models.Model):
     period_reserved_micros = models.BigIntegerField(default=0)
     total_usage_micros = models.BigIntegerField(default=0)
 
-    rate_limit_rpm = models.PositiveIntegerField(null=True, blank=True)
-    max_in_flight = models.PositiveIntegerField(null=True, blank=True)
+    # The admin checks what the services check (keys/services.py _validate_settings).
+    rate_limit_rpm = models.PositiveIntegerField(
+        null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(RPM_MAX)]
+    )
+    max_in_flight = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(IN_FLIGHT_MAX)],
+    )
 
     class Meta:
         ordering = ["-created_at"]

@@ -9,15 +9,12 @@ from accounts.models import Organization
 from config.api import ApiError
 from keys import cache as key_cache
 from keys import crypto
-from keys.models import ApiKey
+from keys.models import IN_FLIGHT_MAX, LIMIT_MAX_MICROS, RPM_MAX, ApiKey
 from keys.scopes import ALLOWED_SCOPES, DEFAULT_SCOPES
 
 TOUCH_INTERVAL = timedelta(minutes=1)
 NAME_MAX_LENGTH = 200
 # Far above any real prepaid balance, far below the BigIntegerField ceiling (9.2e18).
-LIMIT_MAX_MICROS = 1_000_000_000 * 1_000_000
-RPM_MAX = 1_000_000
-IN_FLIGHT_MAX = 10_000
 # Fields a PATCH may change; scopes, kind and the secret are fixed at creation.
 UPDATABLE_FIELDS = frozenset(
     {"name", "disabled", "limit_micros", "limit_reset", "rate_limit_rpm", "max_in_flight",

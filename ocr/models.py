@@ -1,5 +1,6 @@
 import uuid
 
+from django.core.validators import MinValueValidator
 from django.db import models
 
 from accounts.models import Organization
@@ -45,10 +46,10 @@ class ProviderModel(models.Model):
     provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="models")
     name = models.CharField(max_length=200, help_text="Public model name clients ask for")
     upstream_model = models.CharField(max_length=200, blank=True)
-    per_page_micros = models.BigIntegerField(default=0)
-    per_request_micros = models.BigIntegerField(default=0)
-    input_per_mtok_micros = models.BigIntegerField(default=0)
-    output_per_mtok_micros = models.BigIntegerField(default=0)
+    per_page_micros = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])
+    per_request_micros = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])
+    input_per_mtok_micros = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])
+    output_per_mtok_micros = models.BigIntegerField(default=0, validators=[MinValueValidator(0)])
     enabled = models.BooleanField(default=True)
 
     class Meta:

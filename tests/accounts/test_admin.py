@@ -108,3 +108,47 @@ def test_the_revoke_action(browser, operator, org_a, client_for):
     key.refresh_from_db()
     assert key.revoked_at is not None
     assert client_for(secret).get("/api/v1/key").status_code == 401
+
+
+def test_the_admin_refuses_settings_the_services_refuse(browser, operator, org_a, api_key):
+    # A negative fee made every request of the tenant a 500; rpm 0 or in-flight 0 a key
+    # that could never be used.
+    from billing.models import FeePolicy
+
+    client = browser(operator)
+    fee = client.post(
+        "/admin/billing/feepolicy/add/",
+        {"organization": org_a.pk, "percent_bp": 550, "fixed_micros": -3_000_000},
+    )
+    key = api_key[0]
+    form = {
+        "name": key.name,
+        "organization": org_a.pk,
+        "kind": key.kind,
+        "limit_reset": key.limit_reset,
+        "period_usage_micros": 0,
+        "period_reserved_micros": 0,
+        "total_usage_micros": 0,
+    }
+    refused = [
+        client.post(f"/admin/keys/apikey/{key.pk}/change/", {**form, name: value})
+        for name, value in (("rate_limit_rpm", 0), ("max_in_flight", 0), ("limit_micros", -5))
+    ]
+
+    assert fee.status_code == 200 and b"errornote" in fee.content
+    assert not FeePolicy.objects.filter(fixed_micros__lt=0).exists()
+    for response in refused:
+        assert response.status_code == 200 and b"errornote" in response.content
+    key.refresh_from_db()
+    assert key.rate_limit_rpm != 0 and key.max_in_flight != 0 and key.limit_micros != -5
+    # The same forms with sound values save: only the values were refused.
+    saved_key = client.post(
+        f"/admin/keys/apikey/{key.pk}/change/", {**form, "rate_limit_rpm": 5, "max_in_flight": 2}
+    )
+    saved_fee = client.post(
+        "/admin/billing/feepolicy/add/",
+        {"organization": org_a.pk, "percent_bp": 550, "fixed_micros": 1000},
+    )
+    assert saved_key.status_code == 302 and saved_fee.status_code == 302
+    key.refresh_from_db()
+    assert (key.rate_limit_rpm, key.max_in_flight) == (5, 2)
