@@ -61,7 +61,48 @@ def _available_after(record: UsageRecord, organization) -> int:
     return available
 
 
+@dataclass
+class HeldOcr:
+    """An OCR call that succeeded, its reservation still held: the caller settles it
+    once what depends on the result has succeeded too, or gives it back."""
+
+    outcome_parts: dict
+    reservation: object
+    price: Price
+    usage: dict
+    started: float
+
+    def settle(self) -> OcrOutcome:
+        record = reservation_settle(
+            reservation=self.reservation, price=self.price, usage=self.usage
+        )
+        organization = self.usage["organization"]
+        return OcrOutcome(
+            **self.outcome_parts,
+            # What was charged (settlement never exceeds the reservation).
+            price=Price(record.provider_cost_micros, record.fee_micros, record.total_micros),
+            usage=record,
+            credits_remaining_micros=_available_after(record, organization),
+        )
+
+    def release(self, *, error: ApiError | None) -> None:
+        """Nothing charged: what came after the call failed (recorded as its error)."""
+        self.usage.update(
+            error_code=error.code if error is not None else "internal_error",
+            http_status=error.status if error is not None else 500,
+            latency_ms=int((time.monotonic() - self.started) * 1000),
+        )
+        reservation_release(reservation=self.reservation, usage=self.usage)
+
+
 def ocr_execute(*, api_key: ApiKey, ocr_request: OcrRequest, request_id: str) -> OcrOutcome:
+    """The whole flow: the OCR call, then its settlement."""
+    return ocr_execute_held(
+        api_key=api_key, ocr_request=ocr_request, request_id=request_id
+    ).settle()
+
+
+def ocr_execute_held(*, api_key: ApiKey, ocr_request: OcrRequest, request_id: str) -> HeldOcr:
     started = time.monotonic()
     created = timezone.now()
     organization = api_key.organization
@@ -114,14 +155,28 @@ def ocr_execute(*, api_key: ApiKey, ocr_request: OcrRequest, request_id: str) ->
         raise
 
     served = _served_model(candidates, result)
-    price = price_actual(
-        model=served,
-        pages=len(result.pages),
-        input_tokens=result.input_tokens,
-        output_tokens=result.output_tokens,
-        upstream_cost_micros=result.provider_cost_micros,
-        organization=organization,
-    )
+    try:
+        price = price_actual(
+            model=served,
+            pages=len(result.pages),
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            upstream_cost_micros=result.provider_cost_micros,
+            organization=organization,
+        )
+    except (ValueError, TypeError, OverflowError) as exc:
+        # Counts no price can be made of (a provider's bug): the tenant pays nothing and
+        # the hold is given back, as for any failed upstream call.
+        usage.update(
+            error_code="ocr_upstream_failed",
+            http_status=502,
+            latency_ms=int((time.monotonic() - started) * 1000),
+        )
+        reservation_release(reservation=reservation, usage=usage)
+        logger.warning("provider answer could not be priced (request %s): %s", request_id, exc)
+        raise ApiError(
+            502, "ocr_upstream_failed", "The provider's answer reported an invalid usage."
+        ) from None
     processing_ms = int((time.monotonic() - started) * 1000)
     usage.update(
         model=result.model or served.name,
@@ -133,15 +188,16 @@ def ocr_execute(*, api_key: ApiKey, ocr_request: OcrRequest, request_id: str) ->
         upstream_latency_ms=result.upstream_latency_ms,
         http_status=200,
     )
-    record = reservation_settle(reservation=reservation, price=price, usage=usage)
-    return OcrOutcome(
-        request_id=request_id,
-        created=created,
-        result=result,
-        document=document,
-        # What was charged (settlement never exceeds the reservation).
-        price=Price(record.provider_cost_micros, record.fee_micros, record.total_micros),
-        usage=record,
-        processing_ms=processing_ms,
-        credits_remaining_micros=_available_after(record, organization),
+    return HeldOcr(
+        outcome_parts={
+            "request_id": request_id,
+            "created": created,
+            "result": result,
+            "document": document,
+            "processing_ms": processing_ms,
+        },
+        reservation=reservation,
+        price=price,
+        usage=usage,
+        started=started,
     )

@@ -10,6 +10,7 @@ parsed again and nothing is charged for it.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +30,8 @@ from ocr.extraction.rules import invoice_extract_rules
 from ocr.models import Provider, ProviderModel
 from ocr.routing import model_serving
 from ocr.types import DocumentSource, OcrRequest
+
+logger = logging.getLogger(__name__)
 
 DIALECT = "invoice"
 MAX_BYTES = 10 * MiB
@@ -279,18 +282,29 @@ def llm_extract(*, reservation, api_key, served: ProviderModel, text: str):
     except ApiError as error:
         llm_release(reservation=reservation, api_key=api_key, served=served, error=error)
         raise
-    except BaseException:
+    except Exception as exc:  # a bug of ours or an answer no handler foresaw
         failed = ApiError(502, "ocr_extraction_error", "The extraction failed.")
         llm_release(reservation=reservation, api_key=api_key, served=served, error=failed)
+        logger.exception("invoice extraction failed unexpectedly")
+        raise failed from exc
+    except BaseException:
+        llm_release(reservation=reservation, api_key=api_key, served=served, error=None)
         raise
-    price = price_actual(
-        model=served,
-        pages=0,
-        input_tokens=usage.get("prompt_tokens", 0),
-        output_tokens=usage.get("completion_tokens", 0),
-        upstream_cost_micros=usage.get("cost_micros"),
-        organization=api_key.organization,
-    )
+    try:
+        price = price_actual(
+            model=served,
+            pages=0,
+            input_tokens=usage.get("prompt_tokens", 0),
+            output_tokens=usage.get("completion_tokens", 0),
+            upstream_cost_micros=usage.get("cost_micros"),
+            organization=api_key.organization,
+        )
+    except (ValueError, TypeError, OverflowError):
+        failed = ApiError(
+            502, "ocr_upstream_failed", "The chat model's answer reported an invalid usage."
+        )
+        llm_release(reservation=reservation, api_key=api_key, served=served, error=failed)
+        raise failed from None
     record = reservation_settle(
         reservation=reservation,
         price=price,

@@ -31,7 +31,7 @@ from ocr.dialects import (
 )
 from ocr.dialects.common import MiB, is_multipart, request_body
 from ocr.endpoint import OcrEndpoint
-from ocr.pipeline import ocr_execute, request_id_new
+from ocr.pipeline import ocr_execute_held, request_id_new
 
 
 class AnyRouterExtractView(OcrEndpoint):
@@ -189,10 +189,10 @@ class InvoiceView(OcrEndpoint):
             reservation = invoice.llm_reserve(
                 api_key=api_key, served=served, request_id=f"{self.request_id}-llm"
             )
-        outcome = None
+        held = None
         try:
             if parsed.ocr_request is not None:
-                outcome = ocr_execute(
+                held = ocr_execute_held(
                     api_key=api_key, ocr_request=parsed.ocr_request, request_id=self.request_id
                 )
         except BaseException:
@@ -201,16 +201,28 @@ class InvoiceView(OcrEndpoint):
                     reservation=reservation, api_key=api_key, served=served, error=None
                 )
             raise
-        text = outcome.result.text if outcome is not None else (parsed.annotation_text or "")
-        cost = outcome.price.total_micros if outcome is not None else 0
+        text = held.outcome_parts["result"].text if held is not None else None
+        if text is None:
+            text = parsed.annotation_text or ""
         if served is not None:
-            data, usage, charged = invoice.llm_extract(
-                reservation=reservation, api_key=api_key, served=served, text=text
-            )
+            # The parse is charged only once the extraction has succeeded too: a request
+            # that fails costs nothing (llm_extract settles or releases its own hold).
+            try:
+                data, usage, charged = invoice.llm_extract(
+                    reservation=reservation, api_key=api_key, served=served, text=text
+                )
+            except BaseException as exc:
+                if held is not None:
+                    held.release(error=exc if isinstance(exc, ApiError) else None)
+                raise
             model = served.name
-            cost += charged.total_micros
         else:
             data, model, usage = invoice.extract_rules(text=text)
+            charged = None
+        outcome = held.settle() if held is not None else None
+        cost = outcome.price.total_micros if outcome is not None else 0
+        if charged is not None:
+            cost += charged.total_micros
         body = invoice.render(
             invoice_request=parsed,
             outcome=outcome,

@@ -20,7 +20,7 @@ from typing import Any
 
 from config.api import ApiError
 from ocr.models import Provider, ProviderModel
-from ocr.providers.base import UPSTREAM_FAILED, ProviderError
+from ocr.providers.base import SHAPE_ERRORS, UPSTREAM_FAILED, ProviderError
 from ocr.providers.health import (
     provider_cooling_down,
     provider_failure_record,
@@ -147,7 +147,7 @@ def invoice_extract_llm(
                 usage["cost_micros"] = usage.get("cost_micros", 0) + answer.cost_micros
             try:
                 return invoice_normalize(_parsed(answer.content))
-            except InvalidAnswer as exc:
+            except (InvalidAnswer, *SHAPE_ERRORS) as exc:
                 logger.warning("model %s gave an invalid invoice (try %d): %s", slug, attempt, exc)
         else:
             raise ApiError(
@@ -189,9 +189,13 @@ def _parsed(content: str) -> Any:
     if fenced:
         stripped = fenced.group(1)
     try:
-        return json.loads(stripped)
-    except ValueError as exc:
-        raise InvalidAnswer(f"not JSON: {exc}") from exc
+        return json.loads(stripped, parse_constant=_not_a_number)
+    except (ValueError, RecursionError) as exc:
+        raise InvalidAnswer(f"not JSON: {type(exc).__name__}") from exc
+
+
+def _not_a_number(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
 
 
 def _string(value: Any) -> str | None:

@@ -39,6 +39,24 @@ MAX_RETRY_AFTER_S = 5.0
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
 
 
+# What mapping an upstream's JSON of the wrong shape raises (a string where an object
+# was due, a list for a number, nesting too deep, Infinity into int): a broken answer,
+# reported as such (shape_error), never an "internal error" with a traceback.
+SHAPE_ERRORS = (
+    KeyError,
+    IndexError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    AttributeError,
+    RecursionError,
+)
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
 class ProviderError(Exception):
     """A provider call failed. `permanent` errors are not retried against that provider.
 
@@ -158,6 +176,11 @@ class ProviderClient:
             except httpx.TimeoutException:
                 error = ProviderError(f"{self.slug}: the upstream timed out", permanent=False)
                 continue
+            except httpx.DecodingError:  # a Content-Encoding its body does not have
+                error = ProviderError(
+                    f"{self.slug}: the upstream's answer could not be decoded", permanent=False
+                )
+                continue
             except httpx.TransportError as exc:
                 error = ProviderError(
                     f"{self.slug}: could not reach the upstream ({type(exc).__name__})",
@@ -166,10 +189,12 @@ class ProviderClient:
                 )
                 continue
             latency_ms = int((time.monotonic() - started) * 1000)
-            if status < 400:
+            if status < 300:
                 try:
-                    parsed = json.loads(body)
-                except ValueError:
+                    # NaN and Infinity are not JSON: taken in, they broke the response
+                    # to the client after it had been charged.
+                    parsed = json.loads(body, parse_constant=_not_json)
+                except (ValueError, RecursionError):
                     error = ProviderError(
                         f"{self.slug}: the upstream answered with invalid JSON",
                         permanent=False,
@@ -185,6 +210,7 @@ class ProviderClient:
                     )
                     continue
                 return parsed, latency_ms
+            # A redirect is not followed (its target was never checked): a failure.
             transient = status in (408, 429) or status >= 500
             error = ProviderError(
                 f"{self.slug}: the upstream answered HTTP {status}",
@@ -218,7 +244,7 @@ class ProviderClient:
             json=json_body,
             files=files,
             data=data,
-            extensions={"timeout": timeout.as_dict()},
+            extensions={"timeout": timeout.as_dict(), "deadline": deadline},
         )
         response = _transport.handle_request(request)
         try:

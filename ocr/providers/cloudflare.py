@@ -13,7 +13,13 @@ import time
 from urllib.parse import quote
 
 from ocr.models import ProviderModel
-from ocr.providers.base import EXTRACTION_ERROR, ProviderClient, ProviderError, shape_error
+from ocr.providers.base import (
+    EXTRACTION_ERROR,
+    SHAPE_ERRORS,
+    ProviderClient,
+    ProviderError,
+    shape_error,
+)
 from ocr.providers.pages import page_images, pdf_single_pages
 from ocr.types import OcrRequest, OcrResult, PageResult
 
@@ -54,9 +60,9 @@ class CloudflareClient(ProviderClient):
                         code=EXTRACTION_ERROR,
                         detail=self.scrub(str(item.get("error") or "")[:500]),
                     )
-                tokens += int(item.get("tokens") or 0)
+                tokens += max(0, int(item.get("tokens") or 0))  # never below zero
                 pages.append(PageResult(index=index, markdown=str(item["data"]).strip()))
-        except (KeyError, TypeError, ValueError) as exc:
+        except SHAPE_ERRORS as exc:
             raise shape_error(self, exc) from exc
         return OcrResult(
             model=model.name,

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from ocr.models import ProviderModel
-from ocr.providers.base import ProviderClient, shape_error
+from ocr.providers.base import SHAPE_ERRORS, ProviderClient, shape_error
 from ocr.providers.pages import (
     PASSTHROUGH_IMAGE_TYPES,
     data_url,
@@ -55,7 +55,12 @@ class MistralClient(ProviderClient):
         latency_ms = int((time.monotonic() - started) * 1000)
         try:
             pages = [self._page(raw, index_map) for raw in payload["pages"]]
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            asked = set(document.pages)
+            indices = [page.index for page in pages]
+            # Only the pages sent, each once: page 99 of a one-page PDF is a broken answer.
+            if len(set(indices)) != len(indices) or not set(indices) <= asked:
+                raise ValueError(f"pages {sorted(set(indices) - asked)} were not sent")
+        except SHAPE_ERRORS as exc:
             raise shape_error(self, exc) from exc
         if index_map is not None:
             payload = {**payload, "pages": [_reindexed(p, index_map) for p in payload["pages"]]}
@@ -104,7 +109,7 @@ class MistralClient(ProviderClient):
         blocks = [_block(block) for block in raw.get("blocks") or []]
         return PageResult(
             index=index,
-            markdown=str(raw["markdown"]),
+            markdown=_string(raw["markdown"]),
             width=int(dimensions.get("width") or 0),
             height=int(dimensions.get("height") or 0),
             dpi=int(dimensions.get("dpi") or 72),
@@ -142,3 +147,9 @@ def _document_url(pdf: bytes, name: str | None) -> dict[str, Any]:
 
 def _reindexed(page: dict[str, Any], index_map: list[int]) -> dict[str, Any]:
     return {**page, "index": index_map[int(page["index"])]}
+
+
+def _string(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"markdown is {type(value).__name__}, not a string")
+    return value

@@ -21,7 +21,13 @@ from PIL import Image
 
 from billing.money import usd_to_micros
 from ocr.models import ProviderModel
-from ocr.providers.base import EXTRACTION_ERROR, ProviderClient, ProviderError, shape_error
+from ocr.providers.base import (
+    EXTRACTION_ERROR,
+    SHAPE_ERRORS,
+    ProviderClient,
+    ProviderError,
+    shape_error,
+)
 from ocr.providers.pages import data_url, page_images
 from ocr.types import OcrRequest, OcrResult, PageResult
 
@@ -64,11 +70,12 @@ class OpenAICompatibleClient(ProviderClient):
             message = payload["choices"][0]["message"]
             content = _text_of(message.get("content"))
             usage = payload.get("usage") or {}
-            prompt_tokens = int(usage.get("prompt_tokens") or 0)
-            completion_tokens = int(usage.get("completion_tokens") or 0)
+            # A count below zero is the upstream's error, not a credit to pass on.
+            prompt_tokens = max(0, int(usage.get("prompt_tokens") or 0))
+            completion_tokens = max(0, int(usage.get("completion_tokens") or 0))
             cost = usage.get("cost")
             cost_micros = max(0, usd_to_micros(str(cost))) if cost is not None else None
-        except (KeyError, IndexError, TypeError, ValueError, ArithmeticError) as exc:
+        except SHAPE_ERRORS as exc:
             raise shape_error(self, exc) from exc
         if content is None:
             refusal = message.get("refusal") if isinstance(message, dict) else None

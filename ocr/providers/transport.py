@@ -12,7 +12,10 @@ the httpx API (the `Client`, `Request`/`Response`, timeouts, the exception types
   socket has become readable (the server closed it, or sent something unasked) is
   dropped instead of reused.
 - Timeouts from the request (`connect`, then `read`/`write` on the socket), the same
-  ones httpx's own transport honours; the caller still applies its overall deadline.
+  ones httpx's own transport honours, and the caller's overall deadline (the request
+  extension `deadline`, a `time.monotonic()` instant) on every read of the status line,
+  the headers and the body: an upstream trickling its headers a byte at a time no
+  longer holds the request past it.
 - TLS with httpx's default context (certificate verification, SNI).
 - No proxies: upstream calls never take one (the client is built with trust_env off).
 """
@@ -24,11 +27,60 @@ import select
 import socket
 import ssl
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 
 import httpx
 
 _READ_CHUNK = 64 * 1024
+
+# Socket -> (deadline, per-read timeout) of the exchange it carries now.
+_DEADLINES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _arm(sock) -> None:
+    limits = _DEADLINES.get(sock)
+    if limits is None:
+        return
+    deadline, per_read = limits
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise TimeoutError("the upstream's answer is past its deadline")
+    sock.settimeout(remaining if per_read is None else min(per_read, remaining))
+
+
+class _DeadlineSocket(socket.socket):
+    """A plain socket whose every read keeps to the exchange's deadline."""
+
+    __slots__ = ()
+
+    def recv(self, *args, **kwargs):
+        _arm(self)
+        return super().recv(*args, **kwargs)
+
+    def recv_into(self, *args, **kwargs):
+        _arm(self)
+        return super().recv_into(*args, **kwargs)
+
+
+class _DeadlineSSLSocket(ssl.SSLSocket):
+    """The same for TLS."""
+
+    def recv(self, *args, **kwargs):
+        _arm(self)
+        return super().recv(*args, **kwargs)
+
+    def recv_into(self, *args, **kwargs):
+        _arm(self)
+        return super().recv_into(*args, **kwargs)
+
+
+def _with_deadlines(sock) -> None:
+    if type(sock) is socket.socket:
+        sock.__class__ = _DeadlineSocket
+    elif type(sock) is ssl.SSLSocket:
+        sock.__class__ = _DeadlineSSLSocket
 
 
 class _StaleConnection(Exception):
@@ -64,6 +116,9 @@ class _ResponseStream(httpx.SyncByteStream):
             while True:
                 chunk = self._response.read1(_READ_CHUNK)
                 if not chunk:
+                    if self._response.length:  # http.client leaves a cut body unsaid
+                        self._discard()
+                        raise httpx.ReadError("the body ended before its Content-Length")
                     return
                 yield chunk
         except TimeoutError as exc:
@@ -111,6 +166,8 @@ class StdlibTransport(httpx.BaseTransport):
             connection.close()
 
     def _checkin(self, origin, connection: http.client.HTTPConnection) -> None:
+        if connection.sock is not None:
+            _DEADLINES.pop(connection.sock, None)
         with self._lock:
             idle = self._idle.setdefault(origin, [])
             if len(idle) < self._max_idle:
@@ -139,6 +196,7 @@ class StdlibTransport(httpx.BaseTransport):
             connection.close()
             raise httpx.ConnectError(f"{type(exc).__name__}: {exc}") from exc
         connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        _with_deadlines(connection.sock)
         return connection
 
     # --- httpx's interface -----------------------------------------------------------
@@ -175,6 +233,11 @@ class StdlibTransport(httpx.BaseTransport):
                 connection.putheader(name, value)
             connection.endheaders(body or None)
             connection.sock.settimeout(read_timeout)
+            deadline = request.extensions.get("deadline")
+            if deadline is not None:
+                _DEADLINES[connection.sock] = (deadline, read_timeout)
+            else:
+                _DEADLINES.pop(connection.sock, None)
             response = connection.getresponse()
         except TimeoutError as exc:
             connection.close()

@@ -9,8 +9,15 @@ on every request with `fail_always("429")`:
 - `"malformed"`: 200 with a truncated JSON body
 - `"reset"`: close the connection without answering
 - `"echo_auth"`: 500 whose body repeats the Authorization header (a leaky upstream)
+- `"slow_headers"`: send the status line, then the headers a byte at a time, slowly
+- `"short_body"`: announce a Content-Length longer than the body sent, then close
+- `"bad_gzip"`: 200 with `Content-Encoding: gzip` on a body that is not gzip
+- `"redirect"`: 302 to another URL, with a valid-looking JSON body
 - any status code as a string (`"500"`, `"429"`, `"503"`, `"400"`): that status with the
   kind's error body; 429 and 503 carry `Retry-After: 0`
+
+`answer(Reply(...), ...)` makes the next requests get exactly those replies (raw bytes
+allowed: NaN, wrong shapes), after the key check.
 """
 
 from __future__ import annotations
@@ -62,6 +69,7 @@ class FakeUpstream:
         self.record = True  # benchmarks turn it off: the lists would grow without end
         self._faults: deque[str] = deque()
         self._always: str | None = None
+        self._scripted: deque[Reply] = deque()
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._server: _Server | None = None
@@ -116,6 +124,14 @@ class FakeUpstream:
     def fail_always(self, fault: str | None) -> None:
         self._always = fault
 
+    def answer(self, *replies: Reply) -> None:
+        with self._lock:
+            self._scripted.extend(replies)
+
+    def _next_scripted(self) -> Reply | None:
+        with self._lock:
+            return self._scripted.popleft() if self._scripted else None
+
     def _next_fault(self) -> str | None:
         with self._lock:
             if self._faults:
@@ -157,6 +173,10 @@ class FakeUpstream:
             fault = None
         if fault == "echo_auth":
             reply = self.error(500, f"internal error for {request.headers.get('authorization')}")
+        elif fault == "bad_gzip":
+            reply = Reply(200, b"this is not gzip at all", {"Content-Encoding": "gzip"})
+        elif fault == "redirect":
+            reply = Reply(302, {"pages": []}, {"Location": "http://169.254.169.254/"})
         elif fault == "malformed":
             reply = Reply(200, self.malformed_body())
         elif fault and fault.isdigit():
@@ -165,6 +185,8 @@ class FakeUpstream:
                 reply.headers["Retry-After"] = "0"
         elif request.headers.get("authorization") != f"Bearer {self.api_key}":
             reply = self.error(401, "Unauthorized: invalid or missing API key")
+        elif (scripted := self._next_scripted()) is not None:
+            reply = scripted
         else:
             try:
                 reply = self.handle(request)
@@ -173,7 +195,46 @@ class FakeUpstream:
         if self.record:
             with self._lock:
                 self.replies_sent.append(reply)
+        if fault == "slow_headers":
+            self._write_headers_slowly(handler, reply)
+            return
+        if fault == "short_body":
+            self._write_short(handler, reply)
+            return
         self._write(handler, reply, slow=fault == "slow_body")
+
+    def _write_headers_slowly(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+        data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+        head = (
+            f"HTTP/1.1 {reply.status} OK\r\nContent-Type: application/json\r\n"
+            f"X-Padding: {'p' * 200}\r\nContent-Length: {len(data)}\r\n\r\n"
+        ).encode()
+        try:
+            handler.wfile.write(head[:17])
+            handler.wfile.flush()
+            for byte in head[17:]:
+                if self._stopped.wait(0.1):
+                    return
+                handler.wfile.write(bytes([byte]))
+                handler.wfile.flush()
+            handler.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        handler.close_connection = True
+
+    def _write_short(self, handler: BaseHTTPRequestHandler, reply: Reply) -> None:
+        data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
+        try:
+            handler.send_response(reply.status)
+            handler.send_header("Content-Type", "application/json")
+            handler.send_header("Content-Length", str(len(data) + 100))
+            handler.end_headers()
+            handler.wfile.write(data)
+            handler.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        handler.close_connection = True
+        handler.connection.close()
 
     def _write(self, handler: BaseHTTPRequestHandler, reply: Reply, *, slow: bool) -> None:
         data = reply.body if isinstance(reply.body, bytes) else json.dumps(reply.body).encode()
