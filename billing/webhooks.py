@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 
 import stripe
 from django.conf import settings
@@ -29,6 +30,8 @@ from billing.stripe_checkout import MICROS_PER_CENT
 
 logger = logging.getLogger(__name__)
 
+# How far a signature's timestamp may be from now, either way (Stripe's default: 300 s).
+SIGNATURE_TOLERANCE_S = 300
 CHECKOUT_PAID_EVENTS = ("checkout.session.completed", "checkout.session.async_payment_succeeded")
 
 
@@ -43,10 +46,14 @@ def stripe_webhook(request):
     if not secret:
         return _error(400, "webhook_not_configured", "STRIPE_WEBHOOK_SECRET is not set.")
     payload = request.body
+    header = request.headers.get("Stripe-Signature")
     try:
-        stripe.Webhook.construct_event(payload, request.headers.get("Stripe-Signature"), secret)
+        stripe.Webhook.construct_event(payload, header, secret, tolerance=SIGNATURE_TOLERANCE_S)
     except (ValueError, stripe.SignatureVerificationError):
         return _error(400, "invalid_signature", "The Stripe signature does not verify.")
+    if not _signed_recently(header):
+        # The library refuses old timestamps only; one from the future is refused too.
+        return _error(400, "invalid_signature", "The Stripe signature's time is not now.")
     event = json.loads(payload)
     try:
         outcome = stripe_event_process(event=event)
@@ -54,6 +61,15 @@ def stripe_webhook(request):
         logger.exception("Stripe event %s failed; Stripe will retry", event.get("id"))
         return _error(500, "webhook_failed", "The event could not be processed.")
     return JsonResponse({"received": True, "outcome": outcome})
+
+
+def _signed_recently(header: str | None) -> bool:
+    stamps = [part[2:] for part in (header or "").split(",") if part.strip().startswith("t=")]
+    try:
+        signed_at = int(stamps[0].strip())
+    except (IndexError, ValueError):
+        return False
+    return abs(time.time() - signed_at) <= SIGNATURE_TOLERANCE_S
 
 
 def stripe_event_process(*, event: dict) -> str:
@@ -99,7 +115,15 @@ def checkout_paid(*, record: StripeEvent, obj: dict) -> str:
     if (obj.get("currency") or "usd").lower() != "usd":
         logger.error("Checkout Session %s is not in USD; not credited", obj.get("id"))
         return "unsupported_currency"
-    amount_micros = int(obj["amount_total"]) * MICROS_PER_CENT
+    amount_cents = obj.get("amount_total")
+    if isinstance(amount_cents, bool) or not isinstance(amount_cents, int) or amount_cents <= 0:
+        # Stripe never sends these for a paid payment; kept (the event is stored), not
+        # credited, and answered 200 so Stripe does not retry it forever.
+        logger.error(
+            "Checkout Session %s has amount_total %r; not credited", obj.get("id"), amount_cents
+        )
+        return "invalid_amount"
+    amount_micros = amount_cents * MICROS_PER_CENT
     try:
         entry = credits_add(
             organization=organization,

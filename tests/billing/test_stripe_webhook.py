@@ -223,6 +223,30 @@ def test_a_stale_timestamp_is_refused(client, org_a, fake_stripe):
     assert _balance(org_a) == 0
 
 
+def test_a_timestamp_from_the_future_is_refused(client, org_a, fake_stripe):
+    session = _checkout(fake_stripe, org_a)
+    payload = _completed(fake_stripe, session)
+
+    response = _deliver(client, fake_stripe, payload, timestamp=int(time.time()) + 600)
+
+    assert response.status_code == 400
+    assert _balance(org_a) == 0
+
+
+@pytest.mark.parametrize("amount", [0, -200, None, "12.5", -(10**9), True])
+def test_a_checkout_amount_that_is_no_payment_credits_nothing(client, org_a, fake_stripe, amount):
+    session = dict(_checkout(fake_stripe, org_a), amount_total=amount)
+
+    response = _deliver(client, fake_stripe, _completed(fake_stripe, session))
+
+    # Acknowledged (Stripe must not retry it for days), stored, not credited.
+    assert response.status_code == 200
+    assert response.json()["outcome"] == "invalid_amount"
+    assert _balance(org_a) == 0
+    assert not LedgerEntry.objects.exists()
+    assert StripeEvent.objects.count() == 1
+
+
 def test_without_a_webhook_secret_nothing_is_accepted(client, org_a, fake_stripe, settings):
     session = _checkout(fake_stripe, org_a)
     payload = _completed(fake_stripe, session)
@@ -303,7 +327,7 @@ def test_unknown_event_types_are_acknowledged(client, fake_stripe, db):
 
 def test_a_failure_answers_500_and_rolls_back_so_a_retry_works(client, org_a, fake_stripe):
     session = _checkout(fake_stripe, org_a, dollars=20)
-    broken = {k: v for k, v in session.items() if k != "amount_total"}
+    broken = {k: v for k, v in session.items() if k != "id"}  # a crash while processing
     broken.update(status="complete", payment_status="paid")
     event_id = "evt_retry_me"
 
