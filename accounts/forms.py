@@ -9,6 +9,7 @@ from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils import timezone
 
 from accounts.models import Membership
 from keys.models import ApiKey
@@ -104,6 +105,10 @@ class KeyCreateForm(_KeyLimitsForm):
         if kind in ALLOWED_SCOPES and set(scopes) - ALLOWED_SCOPES[kind]:
             bad = sorted(set(scopes) - ALLOWED_SCOPES[kind])
             self.add_error("scopes", f"Not allowed on a {kind} key: {', '.join(bad)}")
+        expires_at = data.get("expires_at")
+        if expires_at is not None and expires_at <= timezone.now():
+            # As the management API refuses it: a new key already expired is a mistake.
+            self.add_error("expires_at", "The expiry must be in the future.")
         return data
 
 

@@ -104,6 +104,13 @@ def invitation_create(
         raise ApiError(403, "forbidden", "Only an owner can invite an owner.")
     if Membership.objects.filter(organization=organization, user__email__iexact=email).exists():
         raise ApiError(409, "conflict", f"{email} is already a member.")
+    # One live invitation per address: a new one replaces the pending one (its link dies).
+    Invitation.objects.filter(
+        organization=organization,
+        email=email,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+    ).update(revoked_at=timezone.now())
     token = random_base62(40)
     invitation = Invitation.objects.create(
         organization=organization,

@@ -56,7 +56,8 @@ def test_scopes_must_fit_the_kind(browser, owner_a, org_a):
 def test_bad_limits_are_form_errors(browser, owner_a, org_a):
     client = browser(owner_a)
     for fields in [{"limit_usd": "-1"}, {"rate_limit_rpm": "0"}, {"limit_reset": "hourly"},
-                   {"limit_usd": "abc"}, {"max_in_flight": "99999999"}]:  # fmt: skip
+                   {"limit_usd": "abc"}, {"max_in_flight": "99999999"},
+                   {"expires_at": "2020-01-01 00:00"}]:  # fmt: skip
         response = _create(client, **fields)
         assert response.status_code == 200, fields
         assert "secret" not in response.context, fields

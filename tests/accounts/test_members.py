@@ -97,6 +97,16 @@ def test_an_expired_invitation_is_refused(browser, owner_a, org_a):
     assert not Membership.objects.filter(user=late).exists()
 
 
+def test_inviting_an_address_again_replaces_its_pending_invitation(browser, owner_a, org_a):
+    client = browser(owner_a)
+    first = _invite(client, "twice@example.com")
+    second = _invite(client, "twice@example.com", role="admin")
+
+    live = Invitation.objects.filter(email="twice@example.com", revoked_at__isnull=True)
+    assert [invitation.role for invitation in live] == ["admin"]
+    assert first != second
+
+
 def test_an_unknown_invitation_is_404(client, db):
     assert client.get("/invite/not-a-real-token/").status_code == 404
 
