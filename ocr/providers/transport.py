@@ -50,8 +50,9 @@ def _arm(sock) -> None:
     sock.settimeout(remaining if per_read is None else min(per_read, remaining))
 
 
-class _DeadlineSocket(socket.socket):
-    """A plain socket whose every read keeps to the exchange's deadline."""
+class _DeadlineReads:
+    """Every read of the socket keeps to the exchange's deadline (mixed into the socket
+    classes; no slots of its own, so a socket's class can be swapped for it)."""
 
     __slots__ = ()
 
@@ -64,16 +65,12 @@ class _DeadlineSocket(socket.socket):
         return super().recv_into(*args, **kwargs)
 
 
-class _DeadlineSSLSocket(ssl.SSLSocket):
-    """The same for TLS."""
+class _DeadlineSocket(_DeadlineReads, socket.socket):
+    __slots__ = ()
 
-    def recv(self, *args, **kwargs):
-        _arm(self)
-        return super().recv(*args, **kwargs)
 
-    def recv_into(self, *args, **kwargs):
-        _arm(self)
-        return super().recv_into(*args, **kwargs)
+class _DeadlineSSLSocket(_DeadlineReads, ssl.SSLSocket):
+    pass
 
 
 def _with_deadlines(sock) -> None:
