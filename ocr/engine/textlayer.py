@@ -2,7 +2,8 @@
 
 No OCR and no rendering: a born-digital page's own text is exact and costs about a
 millisecond. A page counts as having a text layer when it has real characters, unless
-it is a scan with only a few stray characters over a full-page image (then it is OCRed).
+it is a scan with only a few stray characters, or a line or two of stamp, over a
+full-page image (then it is OCRed).
 """
 
 from __future__ import annotations
@@ -17,6 +18,10 @@ from ocr.types import Block, PageResult
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 # Fewer characters than this over a page-sized image: a scan with a stamp or page number.
 _SCAN_TEXT_MAX_CHARS = 40
+# Text whose boxes cover less than this share of a page-sized image: a scan carrying a
+# fax header, a Bates number or a copier stamp, not the page's text (a scanner's own OCR
+# layer covers its lines, far more than this).
+_SCAN_TEXT_MAX_AREA = 0.03
 
 
 def text_normalize(text: str) -> str:
@@ -30,7 +35,7 @@ def _image_coverage(page, width: float, height: float) -> float:
 
     covered = 0.0
     for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=2):
-        left, bottom, right, top = obj.get_pos()
+        left, bottom, right, top = obj.get_bounds()
         covered = max(covered, max(0.0, right - left) * max(0.0, top - bottom))
     return covered / max(width * height, 1.0)
 
@@ -42,14 +47,19 @@ def _page_read(page, index: int) -> PageResult | None:
         text = text_normalize(textpage.get_text_range())
         if not any(ch.isalnum() for ch in text):
             return None
-        if len(text) < _SCAN_TEXT_MAX_CHARS and _image_coverage(page, width, height) > 0.5:
+        scanned = _image_coverage(page, width, height) > 0.5
+        if len(text) < _SCAN_TEXT_MAX_CHARS and scanned:
             return None
         lines = []
+        text_area = 0.0
         for rect_index in range(min(textpage.count_rects(), 5000)):
             left, bottom, right, top = textpage.get_rect(rect_index)
             piece = text_normalize(textpage.get_text_bounded(left, bottom, right, top))
             if piece:
                 lines.append(Line(piece, (left, height - top, right, height - bottom), 1.0))
+                text_area += max(0.0, right - left) * max(0.0, top - bottom)
+        if scanned and text_area < _SCAN_TEXT_MAX_AREA * width * height:
+            return None  # the scan is the page: OCR it (the stamp is in the render too)
     finally:
         textpage.close()
     blocks = [

@@ -82,6 +82,10 @@ def _pdf_escape(text: str) -> str:
 def make_pdf(pages: list, *, password: str | None = None) -> bytes:
     """A PDF whose pages are either a list of text lines or a PIL image (a scan).
 
+    A page may also be `(image, lines, size_pt)`: a scan with text drawn over it from
+    the top, in Helvetica of `size_pt` (a fax header or copier stamp), or with
+    `size_pt` negative, invisible text of that size (a scanner's own OCR layer).
+
     With `password`, the file is encrypted (standard handler, RC4 40-bit, revision 2)
     with that user password.
     """
@@ -89,6 +93,10 @@ def make_pdf(pages: list, *, password: str | None = None) -> bytes:
     page_ids = []
     font_id = None
     for page in pages:
+        overlay: list[str] = []
+        overlay_size = 0.0
+        if isinstance(page, tuple):
+            page, overlay, overlay_size = page
         if isinstance(page, Image.Image):
             gray = page.convert("L")
             width_pt, height_pt = gray.width * 72 / 200, gray.height * 72 / 200
@@ -105,6 +113,19 @@ def make_pdf(pages: list, *, password: str | None = None) -> bytes:
             image_id = len(objects)
             content = f"q {width_pt:.2f} 0 0 {height_pt:.2f} 0 0 cm /Im1 Do Q".encode()
             resources = f"<< /XObject << /Im1 {image_id} 0 R >> >>"
+            if overlay:
+                if font_id is None:
+                    objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+                    font_id = len(objects)
+                size = abs(overlay_size)
+                mode = 3 if overlay_size < 0 else 0  # 3: invisible, as OCR layers are
+                ops = [f"BT {mode} Tr /F1 {size:.1f} Tf 10 {height_pt - size * 1.5:.2f} Td"]
+                ops.append(f"{size * 1.25:.1f} TL")
+                ops += [f"({_pdf_escape(line)}) Tj T*" for line in overlay]
+                content += ("\n" + "\n".join(ops) + "\nET").encode("latin-1")
+                resources = (
+                    f"<< /XObject << /Im1 {image_id} 0 R >> /Font << /F1 {font_id} 0 R >> >>"
+                )
         else:
             if font_id is None:
                 objects.append(b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")

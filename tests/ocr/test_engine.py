@@ -214,6 +214,38 @@ def test_a_scanned_pdf_is_ocred(corpus):
     assert cer(markdown_plain(scanned.markdown), phototest_reference(corpus)) <= 0.02
 
 
+@pytest.mark.parametrize(
+    "stamp",
+    [
+        # 63 characters over a full-page scan used to be the whole page's text.
+        "FAX FROM +1 555 0100 TO +1 555 0199  2024-03-05 14:02  PAGE 1/1",
+        "Page 12",  # a page number: measuring the scan's image raised AttributeError
+    ],
+)
+def test_a_scan_under_a_stamp_is_ocred_not_read_as_the_stamp(corpus, stamp):
+    scan = Image.open(corpus / "tesseract" / "phototest.tif").convert("L")
+    scan = scan.resize((scan.width * 5 // 2, scan.height * 5 // 2))
+    data = make_pdf([(scan, [stamp], 7)])
+
+    (page,) = run(data).pages
+
+    assert not page.from_text_layer
+    plain = markdown_plain(page.markdown)
+    for word in ("quick", "brown", "lazy", "fox", "point"):
+        assert word in plain, plain
+
+
+def test_a_scanners_own_ocr_layer_is_read_as_text(corpus):
+    scan = Image.open(corpus / "tesseract" / "phototest.tif").convert("L")
+    scan = scan.resize((scan.width * 5 // 2, scan.height * 5 // 2))
+    layer = phototest_reference(corpus).splitlines()
+
+    (page,) = run(make_pdf([(scan, layer, -16)])).pages
+
+    assert page.from_text_layer
+    assert "quick brown dog" in page.markdown
+
+
 def test_a_multi_page_tiff_gives_every_page(corpus):
     first = Image.open(corpus / "tesseract" / "phototest.tif").convert("L")
     second = Image.open(corpus / "tesseract" / "eurotext.tif").convert("L")
