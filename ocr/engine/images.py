@@ -42,6 +42,17 @@ def _work_scale(width: int, height: int) -> float:
     return scale
 
 
+def _dpi_pair(info) -> tuple[float, float]:
+    """The (x, y) resolution an image declares; 72 for what it leaves out or garbles."""
+    try:
+        dpi_x, dpi_y = (float(value) for value in info)
+    except (TypeError, ValueError):
+        return 72.0, 72.0
+    if not (1 <= dpi_x <= 10_000 and 1 <= dpi_y <= 10_000):
+        return 72.0, 72.0
+    return dpi_x, dpi_y
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         # Transparent pixels are black underneath; text drawn on them would vanish.
@@ -67,8 +78,15 @@ def image_page_load(task: PageTask) -> PageImage:
             width, height = image.size
             if width * height > task.max_pixels:
                 raise PageDecodeError("too many pixels")
-            dpi_info = image.info.get("dpi") or (72, 72)
-            dpi = int(round(float(dpi_info[0]))) or 72
+            dpi_x, dpi_y = _dpi_pair(image.info.get("dpi"))
+            dpi = int(round(max(dpi_x, dpi_y)))
+            # Pixels that are not square (a fax: 204 x 98 dpi) squeeze every glyph; the
+            # page is read, and reported, as its square-pixel version at the finer dpi.
+            if max(dpi_x, dpi_y) / min(dpi_x, dpi_y) > 1.2:
+                width = max(1, round(width * dpi / dpi_x))
+                height = max(1, round(height * dpi / dpi_y))
+                if width * height > task.max_pixels:
+                    raise PageDecodeError("too many pixels")
             scale = _work_scale(width, height)
             if image.format == "JPEG" and scale < 0.9:
                 image.draft("RGB", (int(width * scale) + 1, int(height * scale) + 1))

@@ -188,6 +188,20 @@ def test_a_faded_thermal_receipt_keeps_its_lines(corpus):
     assert word_f1(plain(run(image_bytes(faded, "JPEG", quality=85))), reference) >= 0.84
 
 
+def test_a_fax_with_pixels_twice_as_tall_as_wide_is_read_square(corpus):
+    # 204 x 98 dpi, 1-bit G4: every glyph arrived half its height.
+    scan = Image.open(corpus / "tesseract" / "eurotext.tif").convert("L")
+    fax = scan.resize((scan.width, scan.height * 98 // 204)).point(lambda v: 255 * (v > 140))
+    data = image_bytes(fax.convert("1"), "TIFF", compression="group4", dpi=(204, 98))
+
+    (page,) = run(data).pages
+
+    reference = (corpus / "tesseract" / "eurotext.txt").read_text()
+    # 1.21% read squeezed; 0.49% square, as the page itself reads.
+    assert cer(markdown_plain(page.markdown), reference) <= 0.008
+    assert (page.width, page.height) == (scan.width, round(fax.height * 204 / 98))
+
+
 def test_a_page_with_dark_ink_is_never_stretched():
     from ocr.engine.rapid import faint_stretched
 
