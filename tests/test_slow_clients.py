@@ -45,7 +45,7 @@ def _stalled(base_url: str, first_bytes: bytes) -> socket.socket:
     "first_bytes",
     [
         b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ",  # headers never end
-        b"POST /ocr HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"ima",  # nor the body
+        b'POST /ocr HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{"ima',  # nor the body
     ],
 )
 def test_stalled_clients_are_let_go_and_others_are_served(base_url, first_bytes):
