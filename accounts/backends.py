@@ -16,12 +16,10 @@ class EmailBackend(ModelBackend):
             username = kwargs.get(get_user_model().USERNAME_FIELD)
         if not isinstance(username, str) or password is None:
             return None
+        from accounts.services import user_by_email
+
         user_model = get_user_model()
-        user = (
-            user_model._default_manager.filter(username__iexact=username.strip())
-            .order_by("id")
-            .first()
-        )
+        user = user_by_email(username)
         if user is None:
             user_model().set_password(password)  # the same time as a wrong password
             return None

@@ -33,14 +33,35 @@ def organization_create(
     return org
 
 
+EMAIL_MAX_LENGTH = 150  # auth_user.username
+
+
+def user_by_email(typed: str) -> User | None:
+    """The account of an address as typed, whatever its case. Accounts are kept under
+    Python's lower case of the address; PostgreSQL's own case mapping (`iexact`)
+    differs for a few letters (the Kelvin sign, 'İ', the long s), so it only finds
+    candidates, among which the one whose lower case is the typed one's is kept (and
+    an account made before addresses were kept in lower case is still found)."""
+    lowered = typed.strip().lower()
+    exact = User.objects.filter(username=lowered).first()
+    if exact is not None:
+        return exact
+    for candidate in User.objects.filter(username__iexact=typed.strip()).order_by("id"):
+        if candidate.username.lower() == lowered:
+            return candidate
+    return None
+
+
 def user_create(*, email: str, password: str | None) -> User:
     # One account per mailbox: the address is kept in lower case, so two sign-ups racing
     # with 'Ann@X.com' and 'ann@x.com' meet on the username's unique index.
     email = User.objects.normalize_email(email).strip().lower()
     if not email or "@" not in email:
         raise ApiError(400, "invalid_request", "A valid e-mail address is required.")
+    if len(email) > EMAIL_MAX_LENGTH:  # lower() may lengthen it: 'İ' is 'i' + a dot
+        raise ApiError(400, "invalid_request", "The e-mail address is too long.")
     taken = ApiError(409, "conflict", "An account with this e-mail already exists.")
-    if User.objects.filter(username__iexact=email).exists():
+    if user_by_email(email) is not None:
         raise taken
     user = User(username=email, email=email)
     if password:
@@ -70,7 +91,7 @@ def user_signup(*, email: str, password: str) -> tuple[User, Organization]:
 def tenant_create(*, slug: str, owner_email: str, password: str | None = None) -> Organization:
     """Operator path: an organization and its owner (created when new)."""
     with transaction.atomic():
-        user = User.objects.filter(username__iexact=owner_email).first()
+        user = user_by_email(owner_email)
         if user is None:
             user = user_create(email=owner_email, password=password)
         return organization_create(slug=slug, name=slug, owner=user)

@@ -14,3 +14,7 @@ class SafeJSONParser(JSONParser):
             return super().parse(stream, media_type, parser_context)
         except RecursionError:
             raise ParseError("JSON parse error - the body is nested too deeply.") from None
+        except ParseError as error:
+            if "int_max_str_digits" in str(error.detail):  # Python's own advice, not ours
+                raise ParseError("JSON parse error - a number has too many digits.") from None
+            raise

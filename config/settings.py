@@ -244,6 +244,9 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # Non-ASCII as \u escapes: a lone surrogate a client sent and an answer echoes
+    # (a model name, annotation text) cannot be encoded as UTF-8 and was a 500.
+    "UNICODE_JSON": False,
     "DEFAULT_PARSER_CLASSES": [
         "config.parsers.SafeJSONParser",
         "rest_framework.parsers.MultiPartParser",

@@ -101,7 +101,7 @@ def json_or_multipart_body(request, *, code: str = "invalid_request_body") -> di
 
 
 def is_multipart(request) -> bool:
-    return (request.content_type or "").startswith("multipart/form-data")
+    return (request.content_type or "").lower().startswith("multipart/form-data")
 
 
 def optional_str(
@@ -205,7 +205,7 @@ def pages_list(value: Any, *, field: str = "pages") -> list[int] | None:
             raise ApiError(400, "invalid_pages", f"'{field}' is too long.")
         for part in value.split(","):
             part = part.strip()
-            match = re.fullmatch(r"(\d{1,9})(?:\s*-\s*(\d{1,9}))?", part)
+            match = re.fullmatch(r"(\d{1,9})(?:\s*-\s*(\d{1,9}))?", part, re.ASCII)
             if not match:
                 raise ApiError(400, "invalid_pages", f"'{field}' has an invalid entry '{part}'.")
             start = int(match.group(1))
@@ -218,8 +218,8 @@ def pages_list(value: Any, *, field: str = "pages") -> list[int] | None:
                 break
     elif isinstance(value, list):
         for item in value[: MAX_PAGES_LISTED + 1]:
-            if isinstance(item, str) and item.strip().isdigit():
-                item = int(item.strip())
+            if isinstance(item, str) and item.strip().isascii() and item.strip().isdigit():
+                item = int(item.strip())  # '²' is a digit to isdigit(), not to int()
             if isinstance(item, bool) or not isinstance(item, int) or item < 0:
                 raise ApiError(
                     400, "invalid_pages", f"'{field}' must be a list of page indices (0-based)."

@@ -211,3 +211,29 @@ def test_weak_passwords_are_refused(client, db, password):
 
     assert response.status_code == 200
     assert not get_user_model().objects.exists()
+
+
+def test_addresses_whose_case_python_and_postgresql_map_apart_sign_in(client, db):
+    signup = {"password1": "a-long-pass-42", "password2": "a-long-pass-42"}
+    kelvin = "\u212aate@example.com"  # KELVIN SIGN: lower() is a plain 'k'
+    assert client.post("/signup/", {"email": kelvin, **signup}).status_code == 302
+    client.post("/logout/")
+
+    for typed in (kelvin, "kate@example.com", "KATE@EXAMPLE.COM"):
+        assert client.login(username=typed, password="a-long-pass-42"), typed
+        client.logout()
+    long_s = client.post("/signup/", {"email": "\u017fam@example.com", **signup})  # 'ſam'
+    client.post("/logout/")
+    plain = client.post("/signup/", {"email": "sam@example.com", **signup})
+    assert long_s.status_code == 302 and plain.status_code == 302  # two addresses
+
+
+def test_an_address_that_lengthens_in_lower_case_is_a_form_error(client, db):
+    email = "y@" + ("\u0130" * 40 + ".") * 3 + "com"  # 'İ' lowers to two characters
+
+    response = client.post(
+        "/signup/", {"email": email, "password1": "a-long-pass-42", "password2": "a-long-pass-42"}
+    )
+
+    assert response.status_code == 200
+    assert b"too long" in response.content

@@ -251,9 +251,7 @@ def test_pdf_engines_that_cannot_run_say_so(client, plugins, code):
     assert error_code(response) == code
 
 
-def test_mistral_ocr_without_a_mistral_provider_or_alias_is_engine_unavailable(
-    client, settings
-):
+def test_mistral_ocr_without_a_mistral_provider_or_alias_is_engine_unavailable(client, settings):
     settings.OCR_MODEL_ALIASES = {}
     plugins = [{"id": "file-parser", "config": {"engine": "mistral-ocr"}}]
 
@@ -429,3 +427,19 @@ def test_a_failing_chat_model_costs_only_the_parse(
     assert response.status_code == 502
     llm = UsageRecord.objects.get(request_id=f"{response['X-Request-Id']}-llm")
     assert llm.status == "failed" and llm.total_micros == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"pdfUrl": "data:application/pdf;base64,xx", "model": "\ud800"},
+        {"annotations": {"file-parser": {"output": {"text": "TOTAL \ud800 5.00"}}}},
+        {"annotations": {"file-parser": {"output": {"text": "x", "pages": [{"a": "\ud800"}]}}}},
+    ],
+)
+def test_a_lone_surrogate_echoed_back_is_no_crash(client, body):
+    # The answer repeats what was sent; UTF-8 cannot encode a lone surrogate (a 500).
+    response = client.post(URL, body, format="json")
+
+    assert response.status_code in (200, 400), response.content
+    assert response.json()  # valid JSON, the surrogate escaped

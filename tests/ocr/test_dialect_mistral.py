@@ -188,6 +188,13 @@ def test_without_blocks_and_with_image_base64(client):
             {"document": {"type": "image_url", "image_url": "https://x.test/a.png"}, "pages": [-1]},
             "invalid_pages",
         ),
+        (  # a digit to str.isdigit(), not to int(): was a 500
+            {
+                "document": {"type": "image_url", "image_url": "https://x.test/a.png"},
+                "pages": ["²"],
+            },
+            "invalid_pages",
+        ),
         (
             {
                 "document": {"type": "image_url", "image_url": "https://x.test/a.png"},
@@ -268,7 +275,9 @@ def test_an_upstreams_sparse_pages_still_parse_into_the_sdk_response():
         "usage_info": {"pages_processed": 2},
     }
     outcome = SimpleNamespace(
-        result=OcrResult(model="mistral-ocr-latest", pages=pages, raw=raw, raw_format="mistral-ocr"),
+        result=OcrResult(
+            model="mistral-ocr-latest", pages=pages, raw=raw, raw_format="mistral-ocr"
+        ),
         document=SimpleNamespace(data=b"%PDF-1.7 ..."),
     )
     request = OcrRequest(dialect="mistral", source=DocumentSource(data=b""), max_bytes=1)
