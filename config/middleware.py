@@ -22,7 +22,9 @@ def _query_has_nul(request: HttpRequest) -> bool:
     return "\x00" in query or b"\x00" in unquote_to_bytes(query.replace("+", " "))
 
 
-def _refusal(status: int, code: str, message: str) -> JsonResponse:
+def _refusal(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+    if not is_api_request(request):  # the dashboard keeps plain pages
+        return HttpResponse(message, status=status, content_type="text/plain")
     return JsonResponse({"error": {"code": code, "message": message}}, status=status)
 
 
@@ -32,9 +34,11 @@ class RejectNulMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if "\x00" in request.path_info:
-            return _refusal(404, "not_found", "No such resource: the path holds a NUL.")
+            return _refusal(request, 404, "not_found", "No such resource: the path holds a NUL.")
         if _query_has_nul(request):
-            return _refusal(400, "invalid_request", "The query string holds a NUL character.")
+            return _refusal(
+                request, 400, "invalid_request", "The query string holds a NUL character."
+            )
         return self.get_response(request)
 
 

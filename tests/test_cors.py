@@ -36,3 +36,12 @@ def test_the_dashboard_and_stripe_are_not_opened(client):
     for path in ("/dashboard/", "/stripe/webhook"):
         response = client.options(path, HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
         assert not response.has_header("Access-Control-Allow-Origin"), path
+
+
+def test_a_nul_refusal_is_readable_by_a_browser_and_the_dashboard_gets_a_page(client):
+    api = client.get("/v1/files?search=a%00b", HTTP_ORIGIN="https://a.example")
+    page = client.get("/dashboard/keys/%00/")
+
+    assert api.status_code == 400 and api["Access-Control-Allow-Origin"] == "*"
+    assert api.json()["error"]["code"] == "invalid_request"
+    assert page.status_code == 404 and page["Content-Type"].startswith("text/plain")

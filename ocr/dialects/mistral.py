@@ -71,7 +71,7 @@ def source_from(document: Any, *, max_bytes: int = MAX_BYTES) -> DocumentSource:
     if not isinstance(document, dict):
         raise ApiError(400, "invalid_request", "'document' must be an object.")
     kind = document.get("type")
-    filename = optional_str(document, "document_name", max_len=255)
+    filename = optional_str(document, "document_name", max_len=255, label="document.document_name")
     if kind == "file" or (kind is None and "file_id" in document):
         file_id = document.get("file_id")
         if not isinstance(file_id, str) or not file_id:

@@ -96,7 +96,7 @@ class V1OcrView(OcrEndpoint):
                 "missing_image",
                 "Give the document as 'document' (Mistral OCR) or as 'url' or 'base64'.",
             )
-        if "document" in body:
+        if body.get("document") is not None:
             self.dialect = mistral.DIALECT  # its errors are Mistral's from here on
             self.ocr_request = mistral.parse_body(body)
         else:

@@ -292,3 +292,19 @@ def test_an_upstreams_sparse_pages_still_parse_into_the_sdk_response():
     assert parsed.pages[0].dimensions.width == 800
     assert parsed.model == "mistral-ocr-latest"  # the name the client asked for
     assert parsed.usage_info.doc_size_bytes == len(b"%PDF-1.7 ...")
+
+
+def test_a_nested_field_is_located_where_it_sits(client):
+    document = {"type": "image_url", "image_url": "https://x.test/a.png", "document_name": 5}
+
+    response = client.post(URL, {"document": document}, format="json")
+
+    assert response.status_code == 422
+    assert response.json()["detail"][0]["loc"] == ["body", "document", "document_name"]
+
+
+def test_a_null_document_leaves_the_request_to_the_docsrouter_dialect(client):
+    response = client.post(URL, {"document": None, "base64": "%%%"}, format="json")
+
+    assert response.status_code == 400  # DocsRouter's own error, not Mistral's 422
+    assert error_code(response) == "invalid_base64"
