@@ -72,6 +72,10 @@ class HeldOcr:
     usage: dict
     started: float
 
+    @property
+    def result(self) -> OcrResult:
+        return self.outcome_parts["result"]
+
     def settle(self) -> OcrOutcome:
         record = reservation_settle(
             reservation=self.reservation, price=self.price, usage=self.usage

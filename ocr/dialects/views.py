@@ -201,24 +201,22 @@ class InvoiceView(OcrEndpoint):
                     reservation=reservation, api_key=api_key, served=served, error=None
                 )
             raise
-        text = held.outcome_parts["result"].text if held is not None else None
-        if text is None:
-            text = parsed.annotation_text or ""
-        if served is not None:
-            # The parse is charged only once the extraction has succeeded too: a request
-            # that fails costs nothing (llm_extract settles or releases its own hold).
-            try:
+        text = held.result.text if held is not None else (parsed.annotation_text or "")
+        # The parse is charged only once the extraction has succeeded too: a request that
+        # fails costs nothing (llm_extract settles or releases its own hold).
+        try:
+            if served is not None:
                 data, usage, charged = invoice.llm_extract(
                     reservation=reservation, api_key=api_key, served=served, text=text
                 )
-            except BaseException as exc:
-                if held is not None:
-                    held.release(error=exc if isinstance(exc, ApiError) else None)
-                raise
-            model = served.name
-        else:
-            data, model, usage = invoice.extract_rules(text=text)
-            charged = None
+                model = served.name
+            else:
+                data, model, usage = invoice.extract_rules(text=text)
+                charged = None
+        except BaseException as exc:
+            if held is not None:
+                held.release(error=exc if isinstance(exc, ApiError) else None)
+            raise
         outcome = held.settle() if held is not None else None
         cost = outcome.price.total_micros if outcome is not None else 0
         if charged is not None:
