@@ -538,7 +538,7 @@ def test_an_unknown_engine_is_refused():
 def test_ctc_decoding_merges_repeats_and_drops_blanks():
     import numpy as np
 
-    from ocr.engine.rapid import ctc_decode
+    from ocr.engine.recognition import ctc_decode
 
     characters = ["blank", "a", "b", " "]
     frames = [1, 1, 0, 1, 2, 2, 3, 0, 2]  # "aa" split by a blank is two letters
@@ -554,7 +554,7 @@ def test_ctc_decoding_merges_repeats_and_drops_blanks():
 def test_a_space_goes_back_where_the_pixels_show_a_word_gap():
     import numpy as np
 
-    from ocr.engine.rapid import spaces_from_gaps
+    from ocr.engine.recognition import spaces_from_gaps
 
     def line(cells):
         """Pieces and ink columns for letters of 16 px at 8-px frames (one frame of ink
