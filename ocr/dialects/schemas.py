@@ -27,6 +27,7 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
         404: "Not found",
         413: "Document too large",
         415: "Unsupported media type",
+        422: "Mistral OCR request invalid: `detail[{loc, msg, type}]` beside `error`",
         429: "Rate limited (Retry-After)",
         502: "OCR upstream or extraction failed",
     }

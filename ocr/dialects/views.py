@@ -72,7 +72,7 @@ class V1OcrView(OcrEndpoint):
         operation_id="v1_ocr",
         summary="Seed 001 (DocsRouter, url/base64) and Mistral OCR (document) on one path",
         request=schemas.v1_ocr_request,
-        responses={200: schemas.v1_ocr_response, **schemas.errors(*schemas.COMMON)},
+        responses={200: schemas.v1_ocr_response, **schemas.errors(*schemas.COMMON, 422)},
         tags=["ocr"],
     )
     def post(self, request, *args, **kwargs):
