@@ -58,7 +58,18 @@ class UsdField(serializers.DecimalField):
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, int | float | str):
             self.fail("invalid")
+        if isinstance(data, str) and not data.isascii():
+            self.fail("invalid")  # Decimal() reads full-width and other digits: not USD text
         return usd_to_micros(super().to_internal_value(data))
+
+
+class StrictDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 string and nothing around it (a trailing NUL passed the parser)."""
+
+    def to_internal_value(self, value):
+        if not isinstance(value, str) or not value.isascii() or not value.isprintable():
+            self.fail("invalid", format="ISO 8601")
+        return super().to_internal_value(value)
 
 
 class StrictSerializer(serializers.Serializer):
@@ -89,7 +100,7 @@ class KeySettingsInputSerializer(StrictSerializer):
     max_in_flight = StrictIntegerField(
         min_value=1, max_value=IN_FLIGHT_MAX, allow_null=True, required=False
     )
-    expires_at = serializers.DateTimeField(allow_null=True, required=False)
+    expires_at = StrictDateTimeField(allow_null=True, required=False)
 
     def validate_expires_at(self, value):
         if value is not None and value <= timezone.now():

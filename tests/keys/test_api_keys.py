@@ -139,6 +139,8 @@ BAD_BODIES = [
     ({"expires_at": 12345}, "expires_at"),
     ({"expires_at": "9999-12-31T23:59:59-05:00"}, "expires_at"),
     ({"expires_at": "2" * 100_00}, "expires_at"),
+    ({"expires_at": "2030-01-01T00:00:00\u0000"}, "expires_at"),  # a trailing NUL passed
+    ({"limit": "\uff11\uff12"}, "limit"),  # full-width '12': Decimal() read it as 12
     ({"limit_rest": "daily"}, "limit_rest"),
     ({"revoked_at": None}, "revoked_at"),
 ]
