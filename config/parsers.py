@@ -4,6 +4,9 @@ other malformed JSON, where DRF let the RecursionError through as a 500."""
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
@@ -18,3 +21,13 @@ class SafeJSONParser(JSONParser):
             if "int_max_str_digits" in str(error.detail):  # Python's own advice, not ours
                 raise ParseError("JSON parse error - a number has too many digits.") from None
             raise
+
+
+def _not_json(constant: str) -> Any:
+    raise ValueError(f"{constant} is not JSON")
+
+
+def json_loads_strict(data: str | bytes) -> Any:
+    """`json.loads` without Python's NaN and Infinity, which are not JSON (taken in, they
+    break the answer later). Raises ValueError, or RecursionError when nested too deeply."""
+    return json.loads(data, parse_constant=_not_json)

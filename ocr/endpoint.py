@@ -114,9 +114,8 @@ class OcrEndpoint(APIView):
         error = as_api_error(exc)
         if error is None:
             return super().handle_exception(exc)
-        if error.code == "file_too_large" and self.too_large_code != "file_too_large":
-            error.code = self.too_large_code
-        error.code = self.error_codes.get(error.code, error.code)
+        renamed = {"file_too_large": self.too_large_code, **self.error_codes}
+        error.code = renamed.get(error.code, error.code)
         response = self.render_error(error)
         for name, value in error.headers.items():
             response[name] = value

@@ -66,15 +66,15 @@ class HeldOcr:
     """An OCR call that succeeded, its reservation still held: the caller settles it
     once what depends on the result has succeeded too, or gives it back."""
 
-    outcome_parts: dict
+    request_id: str
+    created: datetime
+    result: OcrResult
+    document: Document
+    processing_ms: int
     reservation: object
     price: Price
     usage: dict
     started: float
-
-    @property
-    def result(self) -> OcrResult:
-        return self.outcome_parts["result"]
 
     def settle(self) -> OcrOutcome:
         record = reservation_settle(
@@ -82,7 +82,11 @@ class HeldOcr:
         )
         organization = self.usage["organization"]
         return OcrOutcome(
-            **self.outcome_parts,
+            request_id=self.request_id,
+            created=self.created,
+            result=self.result,
+            document=self.document,
+            processing_ms=self.processing_ms,
             # What was charged (settlement never exceeds the reservation).
             price=Price(record.provider_cost_micros, record.fee_micros, record.total_micros),
             usage=record,
@@ -193,13 +197,11 @@ def ocr_execute_held(*, api_key: ApiKey, ocr_request: OcrRequest, request_id: st
         http_status=200,
     )
     return HeldOcr(
-        outcome_parts={
-            "request_id": request_id,
-            "created": created,
-            "result": result,
-            "document": document,
-            "processing_ms": processing_ms,
-        },
+        request_id=request_id,
+        created=created,
+        result=result,
+        document=document,
+        processing_ms=processing_ms,
         reservation=reservation,
         price=price,
         usage=usage,

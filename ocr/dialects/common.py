@@ -6,7 +6,6 @@ into a 500 (deeply nested JSON, wrong types, huge strings, broken multipart).
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any
 from urllib.parse import urlsplit
@@ -15,6 +14,7 @@ from django.http.request import RawPostDataException
 from rest_framework import exceptions as drf_exceptions
 
 from config.api import ApiError
+from config.parsers import json_loads_strict
 
 MiB = 1024 * 1024
 # Headroom on top of the base64-inflated document size for the other JSON fields.
@@ -68,10 +68,6 @@ def request_body(request, *, code: str = "invalid_request_body") -> dict[str, An
     return data
 
 
-def _reject_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def json_or_multipart_body(request, *, code: str = "invalid_request_body") -> dict[str, Any]:
     """The body of a dialect whose own server reads any body that is not multipart as
     JSON, whatever its Content-Type says (a Worker's `request.json()`): seeds 000 and 003.
@@ -92,7 +88,7 @@ def json_or_multipart_body(request, *, code: str = "invalid_request_body") -> di
     if not raw or not raw.strip():
         raise ApiError(400, code, "The request body is empty; send a JSON object.")
     try:
-        data = json.loads(raw, parse_constant=_reject_constant)
+        data = json_loads_strict(raw)
     except (ValueError, RecursionError):
         raise ApiError(400, code, "The request body is not valid JSON.") from None
     if not isinstance(data, dict):

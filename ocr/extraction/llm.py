@@ -12,13 +12,13 @@ answer is 502 `ocr_upstream_failed`.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import re
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from config.api import ApiError
+from config.parsers import json_loads_strict
 from ocr.models import Provider, ProviderModel
 from ocr.providers.base import SHAPE_ERRORS, UPSTREAM_FAILED, ProviderError
 from ocr.providers.health import (
@@ -189,13 +189,9 @@ def _parsed(content: str) -> Any:
     if fenced:
         stripped = fenced.group(1)
     try:
-        return json.loads(stripped, parse_constant=_not_a_number)
+        return json_loads_strict(stripped)
     except (ValueError, RecursionError) as exc:
         raise InvalidAnswer(f"not JSON: {type(exc).__name__}") from exc
-
-
-def _not_a_number(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")
 
 
 def _string(value: Any) -> str | None:

@@ -10,7 +10,6 @@ never carry the operator's secret.
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import random
@@ -22,6 +21,7 @@ from typing import Any
 import httpx
 from django.conf import settings
 
+from config.parsers import json_loads_strict
 from ocr.models import Provider, ProviderModel
 from ocr.providers.transport import StdlibTransport
 from ocr.secret_names import secret_env_allowed
@@ -51,10 +51,6 @@ SHAPE_ERRORS = (
     AttributeError,
     RecursionError,
 )
-
-
-def _not_json(constant: str) -> Any:
-    raise ValueError(f"{constant} is not JSON")
 
 
 class ProviderError(Exception):
@@ -193,7 +189,7 @@ class ProviderClient:
                 try:
                     # NaN and Infinity are not JSON: taken in, they broke the response
                     # to the client after it had been charged.
-                    parsed = json.loads(body, parse_constant=_not_json)
+                    parsed = json_loads_strict(body)
                 except (ValueError, RecursionError):
                     error = ProviderError(
                         f"{self.slug}: the upstream answered with invalid JSON",
