@@ -50,8 +50,8 @@ class FilesView(_FilesView):
         operation_id="files_list",
         summary="Mistral files API: the organization's uploaded files, newest first",
         parameters=[
-            OpenApiParameter("page", int),
-            OpenApiParameter("page_size", int),
+            OpenApiParameter("page", {"type": "integer", "minimum": 0, "maximum": 1_000_000}),
+            OpenApiParameter("page_size", {"type": "integer", "minimum": 1, "maximum": 1000}),
             OpenApiParameter("purpose", str),
             OpenApiParameter("search", str),
         ],
@@ -134,7 +134,17 @@ class FileSignedUrlView(_FilesView):
     @extend_schema(
         operation_id="files_signed_url",
         summary="Mistral files API: a URL that reads the file without a key until it expires",
-        parameters=[OpenApiParameter("expiry", int, description="Hours, 1 to 168 (24)")],
+        parameters=[
+            OpenApiParameter(
+                "expiry",
+                {
+                    "type": "integer",
+                    "minimum": files.SIGNED_URL_HOURS[0],
+                    "maximum": files.SIGNED_URL_HOURS[1],
+                },
+                description="Hours, 1 to 168 (24)",
+            )
+        ],
         responses={200: schemas.file_signed_url, **schemas.errors(400, 401, 404)},
         tags=_TAGS,
     )

@@ -37,7 +37,7 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
 COMMON = (400, 401, 402, 413, 415, 429, 502)
 
 anyrouter_request = inline_serializer(
-    "AnyRouterExtractRequest",
+    "AnyRouterExtract",
     {
         "image": s.CharField(
             help_text="Base64 image bytes or a data URL (JSON), or a file "
@@ -68,7 +68,7 @@ _block = inline_serializer(
     },
 )
 v1_ocr_request = inline_serializer(
-    "V1OcrRequest",
+    "V1Ocr",
     {
         "url": s.CharField(required=False, help_text="DocsRouter: http(s) or data: URL"),
         "base64": s.CharField(required=False, help_text="DocsRouter: base64 document"),
@@ -139,7 +139,7 @@ v1_ocr_response = inline_serializer(
 )
 
 invoice_request = inline_serializer(
-    "InvoiceRequest",
+    "Invoice",
     {
         "imageBase64": s.CharField(required=False),
         "mimeType": s.CharField(required=False),
@@ -196,7 +196,7 @@ invoice_response = inline_serializer(
     },
 )
 
-upload_request = inline_serializer("UploadRequest", {"file": s.FileField()})
+upload_request = inline_serializer("Upload", {"file": s.FileField()})
 upload_response = inline_serializer(
     "UploadResponse",
     {
@@ -206,7 +206,7 @@ upload_response = inline_serializer(
         "contentType": s.CharField(),
     },
 )
-process_request = inline_serializer("ProcessRequest", {"key": s.CharField()})
+process_request = inline_serializer("Process", {"key": s.CharField()})
 process_response = inline_serializer(
     "ProcessResponse",
     {
@@ -223,7 +223,7 @@ process_response = inline_serializer(
 seed_error = inline_serializer("SeedError", {"error": s.CharField()})
 
 otoroshi_request = inline_serializer(
-    "OtoroshiOcrRequest",
+    "OtoroshiOcr",
     {
         "model": s.CharField(required=False),
         "document": s.JSONField(required=False),
@@ -295,7 +295,12 @@ file_upload = inline_serializer(
     {
         "file": s.FileField(),
         "purpose": s.ChoiceField(choices=["ocr"], required=False),
-        "expiry": s.IntegerField(required=False, help_text="Hours until the file is deleted"),
+        "expiry": s.IntegerField(
+            required=False,
+            min_value=1,
+            max_value=24 * 365,
+            help_text="Hours until the file is deleted",
+        ),
     },
 )
 _file_fields = dict(

@@ -340,6 +340,7 @@ class FileView(_KeyView):
         summary="Seed 003: download an uploaded file (local storage; S3 redirects)",
         responses={
             (200, "application/octet-stream"): OpenApiResponse(description="The file"),
+            400: OpenApiResponse(schemas.seed_error, description="Invalid file key format"),
             404: OpenApiResponse(schemas.seed_error),
         },
         tags=["ocr"],

@@ -406,6 +406,8 @@ def test_the_schema_documents_the_key_endpoints(client):
     created = paths["/api/v1/keys"]["post"]["responses"]["201"]
     assert "KeyCreatedEnvelope" in json.dumps(created)
     assert {"bearerKey", "apiKeyHeader"} <= set(schema["components"]["securitySchemes"])
+    # Either header is enough: alternatives are separate requirement objects (OR).
+    assert paths["/api/v1/key"]["get"]["security"] == [{"bearerKey": []}, {"apiKeyHeader": []}]
 
 
 @pytest.mark.parametrize("raw_name", ['"a\\u0000b"', '"\\ud800"', '"ok \\udfff"'])

@@ -80,6 +80,9 @@ def test_the_schema_documents_every_dialect():
         components["AnyRouterExtractResponse"]["properties"]
     )
     assert "usage" in components["V1OcrResponse"]["properties"]
+    # Multipart file fields are binary uploads, not URI strings.
+    for component in ("UploadRequest", "FileUploadRequest"):
+        assert components[component]["properties"]["file"]["format"] == "binary", component
 
 
 def test_the_seeds_model_names_are_listed_as_aliases_of_what_answers_them(settings):
