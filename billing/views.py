@@ -60,7 +60,11 @@ class UsageView(APIView):
             OpenApiParameter("key", str, description="Key id (key_…)"),
             OpenApiParameter("model", str),
             OpenApiParameter("cursor", str),
-            OpenApiParameter("page_size", int, description="1 to 200, default 50"),
+            OpenApiParameter(
+                "page_size",
+                {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+                description="1 to 200, default 50",
+            ),
         ],
         responses={
             200: UsageListEnvelopeSerializer,
