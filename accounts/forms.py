@@ -51,6 +51,12 @@ class EmailAuthenticationForm(AuthenticationForm):
 class OrganizationForm(forms.Form):
     name = forms.CharField(max_length=200)
 
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if any(not character.isprintable() for character in name):
+            raise forms.ValidationError("Use letters, digits, spaces and punctuation only.")
+        return name
+
 
 class InviteForm(forms.Form):
     email = forms.EmailField(label="E-mail")

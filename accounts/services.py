@@ -146,8 +146,11 @@ def invitation_create(
 
 def invitation_email_send(*, invitation: Invitation, accept_url: str) -> None:
     inviter = invitation.invited_by.email if invitation.invited_by else "Someone"
+    # A header is one line: a name with a line break (typed in the admin, say) made
+    # send_mail raise BadHeaderError, a 500 after the invitation had been saved.
+    name = " ".join(invitation.organization.name.split())
     send_mail(
-        subject=f"You are invited to {invitation.organization.name} on OCR Gateway",
+        subject=f"You are invited to {name} on OCR Gateway",
         message=(
             f"{inviter} invited you to join {invitation.organization.name} as "
             f"{invitation.role}.\n\nAccept within 7 days: {accept_url}\n"

@@ -217,3 +217,18 @@ def test_a_long_organization_name_fits(browser, owner_a):
     assert response.status_code == 302
     org = Organization.objects.get(name=name[:200].strip())
     assert len(org.slug) <= 60
+
+
+def test_an_organization_name_is_one_line(browser, owner_a, org_a):
+    refused = browser(owner_a).post("/dashboard/org/new/", {"name": "Evil\r\nBcc: x@example.com"})
+
+    assert refused.status_code == 200
+    assert not Organization.objects.filter(name__startswith="Evil").exists()
+    # A name with a line break from elsewhere (the admin) still invites: the subject
+    # header is one line, where it was a BadHeaderError and a 500.
+    Organization.objects.filter(pk=org_a.pk).update(name="Acme\r\nBcc: x@example.com")
+
+    _invite(browser(owner_a), "friend@example.com")
+
+    assert mail.outbox[-1].subject == "You are invited to Acme Bcc: x@example.com on OCR Gateway"
+    assert mail.outbox[-1].to == ["friend@example.com"]
