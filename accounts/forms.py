@@ -8,7 +8,7 @@ from decimal import Decimal
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model, password_validation
-from django.contrib.auth.forms import AuthenticationForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils import timezone
 
 from accounts.models import Membership
@@ -46,6 +46,21 @@ class SignupForm(forms.Form):
 
 class EmailAuthenticationForm(AuthenticationForm):
     username = forms.CharField(label="E-mail", max_length=150)
+
+
+class AccountPasswordResetForm(PasswordResetForm):
+    """Django's reset, also for an account that has no password yet: an owner made by
+    `create_tenant` without `--password` chooses theirs this way (Django skips accounts
+    without a usable password, which left them no way in). Inactive accounts still get
+    nothing, and the answer is the same whether or not a mail was sent."""
+
+    def get_users(self, email):
+        lowered = email.casefold()
+        return (
+            user
+            for user in User._default_manager.filter(email__iexact=email, is_active=True)
+            if (user.email or "").casefold() == lowered
+        )
 
 
 class OrganizationForm(forms.Form):

@@ -2,7 +2,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import path
 
 from accounts import views, views_billing, views_keys, views_playground
-from accounts.forms import EmailAuthenticationForm
+from accounts.forms import AccountPasswordResetForm, EmailAuthenticationForm
 
 auth = [
     path("", views.home, name="home"),
@@ -21,6 +21,7 @@ auth = [
         "password-reset/",
         auth_views.PasswordResetView.as_view(
             template_name="accounts/password_reset.html",
+            form_class=AccountPasswordResetForm,
             email_template_name="accounts/password_reset_email.txt",
             subject_template_name="accounts/password_reset_subject.txt",
         ),
