@@ -98,7 +98,9 @@ def credits_buy(request):
 
 @dashboard_view
 def credits_success(request):
-    status = checkout_session_status(session_id=request.GET.get("session_id", ""))
+    status = checkout_session_status(
+        organization=request.organization, session_id=request.GET.get("session_id", "")
+    )
     context = _credits_context(request)
     context["payment_status"] = status
     return render(request, "dashboard/credits_success.html", context)

@@ -89,12 +89,15 @@ def checkout_session_create(
     return CheckoutSession(id=session.id, url=session.url)
 
 
-def checkout_session_status(*, session_id: str) -> str | None:
-    """The Session's payment status for the success page (None when unknown)."""
+def checkout_session_status(*, organization: Organization, session_id: str) -> str | None:
+    """The Session's payment status for the success page (None when unknown). Another
+    tenant's Session is unknown: the id comes from the query string."""
     if not stripe_enabled() or not session_id.startswith("cs_"):
         return None
     try:
         session = stripe_client().v1.checkout.sessions.retrieve(session_id)
     except stripe.StripeError:
+        return None
+    if getattr(session, "client_reference_id", None) != organization.public_id:
         return None
     return session.payment_status

@@ -117,3 +117,18 @@ def test_the_success_and_cancel_pages_render(owner_client, fake_stripe):
     assert b"being processed (unpaid)" in success.content
     assert cancel.status_code == 200
     assert b"Nothing was charged" in cancel.content
+
+
+def test_the_success_page_says_nothing_of_another_tenants_session(
+    owner_client, org_b, fake_stripe
+):
+    owner_client.post(BUY, {"amount_usd": "20", "attempt": "a"})
+    (session_id,) = fake_stripe.sessions
+    outsider = org_b.memberships.get().user
+    owner_client.force_login(outsider)
+
+    page = owner_client.get(f"/dashboard/credits/success/?session_id={session_id}")
+
+    assert page.status_code == 200
+    assert page.context["payment_status"] is None
+    assert b"unpaid" not in page.content
