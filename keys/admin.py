@@ -7,7 +7,9 @@ from keys.models import ApiKey
 from keys.services import api_key_revoke
 
 
-@admin.action(description="Revoke the selected keys (irreversible)")
+# Staff who may only view keys must not revoke them: an action without `permissions`
+# is offered to, and run for, anyone who can see the list.
+@admin.action(description="Revoke the selected keys (irreversible)", permissions=["change"])
 def revoke_keys(modeladmin, request, queryset):
     count = 0
     for key in queryset.filter(revoked_at__isnull=True)[:1000]:

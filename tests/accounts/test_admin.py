@@ -110,6 +110,25 @@ def test_the_revoke_action(browser, operator, org_a, client_for):
     assert client_for(secret).get("/api/v1/key").status_code == 401
 
 
+def test_staff_who_may_only_view_keys_cannot_revoke_them(browser, org_a, client_for):
+    # The action had no permission of its own, so the view permission was enough to run it.
+    from django.contrib.auth.models import Permission
+
+    viewer = get_user_model().objects.create_user("view@example.com", "view@example.com", "x")
+    viewer.is_staff = True
+    viewer.save()
+    viewer.user_permissions.add(Permission.objects.get(codename="view_apikey"))
+    key, secret = api_key_create(organization=org_a, name="prod")
+    client = browser(viewer)
+    assert client.get("/admin/keys/apikey/").status_code == 200
+
+    client.post("/admin/keys/apikey/", {"action": "revoke_keys", "_selected_action": [key.pk]})
+
+    key.refresh_from_db()
+    assert key.revoked_at is None
+    assert client_for(secret).get("/api/v1/key").status_code == 200
+
+
 def test_the_admin_refuses_settings_the_services_refuse(browser, operator, org_a, api_key):
     # A negative fee made every request of the tenant a 500; rpm 0 or in-flight 0 a key
     # that could never be used.
