@@ -208,6 +208,23 @@ def _ensure_owner_remains(*, target: Membership) -> None:
         raise ApiError(409, "last_owner", "An organization keeps at least one owner.")
 
 
+def _invitations_revoke_beyond(*, membership: Membership, role: str | None) -> None:
+    """Pending invitations this member sent that `role` (None: removed) could not send.
+    Else a member removed or demoted (an admin who invited a second account of theirs)
+    came back through the link, with the role of the invitation."""
+    sent = Invitation.objects.filter(
+        organization_id=membership.organization_id,
+        invited_by_id=membership.user_id,
+        accepted_at__isnull=True,
+        revoked_at__isnull=True,
+    )
+    if role == Membership.Role.ADMIN:
+        sent = sent.filter(role=Membership.Role.OWNER)
+    elif role == Membership.Role.OWNER:
+        return
+    sent.update(revoked_at=timezone.now())
+
+
 def membership_role_set(*, actor: Membership, membership: Membership, role: str) -> Membership:
     if role not in Membership.Role.values:
         raise ApiError(400, "invalid_request", "Unknown role.")
@@ -217,6 +234,7 @@ def membership_role_set(*, actor: Membership, membership: Membership, role: str)
             _ensure_owner_remains(target=membership)
         membership.role = role
         membership.save(update_fields=["role"])
+        _invitations_revoke_beyond(membership=membership, role=role)
     return membership
 
 
@@ -225,4 +243,5 @@ def membership_remove(*, actor: Membership, membership: Membership) -> None:
         _check_can_manage(actor=actor, target=membership, new_role=None)
     with transaction.atomic():
         _ensure_owner_remains(target=membership)
+        _invitations_revoke_beyond(membership=membership, role=None)
         membership.delete()

@@ -232,3 +232,28 @@ def test_an_organization_name_is_one_line(browser, owner_a, org_a):
 
     assert mail.outbox[-1].subject == "You are invited to Acme Bcc: x@example.com on OCR Gateway"
     assert mail.outbox[-1].to == ["friend@example.com"]
+
+
+def test_a_removed_or_demoted_admins_invitations_stop_working(browser, owner_a, admin_a, org_a):
+    # An admin could invite a second account of theirs, be removed, and come back with it.
+    link = _invite(browser(admin_a), "alt@example.com", role="admin")
+    _invite(browser(owner_a), "kept@example.com")
+    browser(owner_a).post(f"/dashboard/members/{Membership.objects.get(user=admin_a).pk}/remove/")
+    alt = get_user_model().objects.create_user("alt@example.com", "alt@example.com", "x")
+
+    response = browser(alt).post(link)
+
+    assert response.status_code == 410
+    assert not Membership.objects.filter(user=alt).exists()
+    assert Invitation.objects.get(email="kept@example.com").revoked_at is None
+
+
+def test_a_demoted_owners_owner_invitations_stop_working(browser, owner_a, admin_a, org_a):
+    _invite(browser(owner_a), "co-owner@example.com", role="owner")
+    _invite(browser(owner_a), "helper@example.com")
+    Membership.objects.filter(user=admin_a).update(role="owner")
+    mine = Membership.objects.get(user=owner_a)
+    browser(admin_a).post(f"/dashboard/members/{mine.pk}/role/", {"role": "admin"})
+
+    live = Invitation.objects.filter(revoked_at__isnull=True)
+    assert [invitation.email for invitation in live] == ["helper@example.com"]
