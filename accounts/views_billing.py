@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -111,11 +111,15 @@ def credits_cancel(request):
     return render(request, "dashboard/credits_cancel.html")
 
 
-def _filters(request) -> tuple[UsageFilterForm, UsageFilters]:
+def _filters(request) -> tuple[UsageFilterForm, UsageFilters | None]:
+    """The page's filters; None when they are invalid (a key of another tenant, a date that
+    is not one): then nothing is listed, rather than everything the filter meant to narrow."""
     keys = ApiKey.objects.filter(organization=request.organization)
     form = UsageFilterForm(request.GET or None, keys=keys)
     filters = UsageFilters()
-    if form.is_bound and form.is_valid():
+    if form.is_bound and not form.is_valid():
+        return form, None
+    if form.is_bound:
         data = form.cleaned_data
         filters = UsageFilters(
             date_from=data["date_from"],
@@ -130,7 +134,11 @@ def _filters(request) -> tuple[UsageFilterForm, UsageFilters]:
 @dashboard_view
 def usage(request):
     form, filters = _filters(request)
+    listed = filters is not None
+    filters = filters or UsageFilters()
     records = usage_records(organization=request.organization, filters=filters)
+    if not listed:
+        records = records.none()
     series = usage_spend_per_day(records=records, today=timezone.now().date(), filters=filters)
     page = Paginator(records, USAGE_PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -157,7 +165,14 @@ class _Echo:
 
 @dashboard_view
 def usage_csv(request):
-    _, filters = _filters(request)
+    form, filters = _filters(request)
+    if filters is None:
+        problems = "; ".join(
+            f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()
+        )
+        return HttpResponse(
+            f"Invalid filter ({problems})\n", status=400, content_type="text/plain; charset=utf-8"
+        )
     records = usage_records(organization=request.organization, filters=filters)
     writer = csv.writer(_Echo())
     header = [

@@ -75,8 +75,12 @@ def test_usage_filters(browser, owner_a, org_a):
     today = timezone.now().date()
     assert ids(date_from=(today - timedelta(days=1)).isoformat()) == ["req_a", "req_b", "req_c"]
     assert ids(date_to=(today - timedelta(days=5)).isoformat()) == ["req_d"]
-    # Nonsense filters are ignored, never a crash.
-    assert len(ids(date_from="yesterday", key="key_nope")) == 4
+    # Invalid filters (a date that is not one, a key not of this tenant) list nothing, with
+    # the form's errors, rather than every row the filter was meant to narrow; never a crash.
+    assert ids(date_from="yesterday") == []
+    assert ids(key="key_nope") == []
+    page = client.get("/dashboard/usage/", {"key": "key_nope"})
+    assert page.context["form"].errors
 
 
 def test_usage_csv_export(browser, owner_a, org_a, org_b):
@@ -93,6 +97,18 @@ def test_usage_csv_export(browser, owner_a, org_a, org_b):
     assert [row["request_id"] for row in rows] == ["req_a"]
     assert rows[0]["total_usd"] == "0.001055"
     assert rows[0]["key"] == key.label
+
+
+def test_usage_csv_refuses_an_invalid_filter(browser, owner_a, org_a, org_b):
+    key, _ = api_key_create(organization=org_a, name="prod")
+    _record(org_a, key, request_id="req_a", total=1_055)
+    theirs, _ = api_key_create(organization=org_b, name="theirs")
+
+    response = browser(owner_a).get("/dashboard/usage.csv", {"key": theirs.public_id})
+
+    assert response.status_code == 400
+    assert b"req_a" not in response.content
+    assert b"key" in response.content
 
 
 def test_credits_page_shows_balance_reserved_and_ledger(browser, owner_a, org_a, org_b):
@@ -126,4 +142,4 @@ def test_absurd_dates_are_form_errors_not_crashes(browser, owner_a, org_a):
 
     for query in [{"date_to": "9999-12-31"}, {"date_from": "0001-01-01"}]:
         assert client.get("/dashboard/usage/", query).status_code == 200, query
-        assert client.get("/dashboard/usage.csv", query).status_code == 200, query
+        assert client.get("/dashboard/usage.csv", query).status_code == 400, query
