@@ -305,3 +305,15 @@ def test_an_image_with_too_many_pixels_is_image_too_large(client, funded, settin
     assert error_code(response) == "image_too_large"
     assert "pixels" in response.json()["error"]["message"]
     assert_not_charged(funded)
+
+
+def test_a_pdf_over_the_page_limit_is_image_too_large(client, funded, settings):
+    # The seed's one 413 is image_too_large, whatever limit the file is over.
+    settings.OCR_MAX_PAGES = 1
+
+    response = client.post(URL, {"image": b64(make_pdf([["one"], ["two"]]))}, format="json")
+
+    assert response.status_code == 413
+    assert error_code(response) == "image_too_large"
+    assert "pages" in response.json()["error"]["message"]
+    assert_not_charged(funded)
