@@ -108,6 +108,10 @@ class V1OcrView(OcrEndpoint):
     def render_error(self, error: ApiError) -> Response:
         if self.dialect == mistral.DIALECT:
             return mistral.error_response(error)
+        if error.status == 415:
+            # Seed 001's table has no 415: a body that is not JSON and a file of no
+            # supported type are "400 Bad Request - Invalid parameters" (same code).
+            error.status = 400
         return super().render_error(error)
 
     def render(self, request, outcome):

@@ -176,10 +176,20 @@ def test_a_document_over_20_mib_is_413(client):
     assert error_code(response) == "file_too_large"
 
 
-def test_not_json_is_refused(client):
+# The seed's table has no 415: "400 Bad Request - Invalid parameters or missing image".
+def test_not_json_is_refused_with_400(client):
     response = client.post(URL, {"base64": "AAAA"}, format="multipart")
 
-    assert response.status_code == 415
+    assert response.status_code == 400
+    assert error_code(response) == "unsupported_media_type"
+
+
+def test_a_file_of_no_supported_type_is_400(client):
+    response = client.post(URL, {"base64": b64(b"hello, plain text")}, format="json")
+
+    assert response.status_code == 400
+    assert error_code(response) == "unsupported_media_type"
+    assert response.json()["error"]["message"].startswith("Unsupported file type")
 
 
 def test_keys_402_and_429(management_client, broke_client, org_b, limited_client):
