@@ -38,6 +38,14 @@ MAX_BYTES = 10 * MiB
 PDF_ENGINES = ("pdf-text", "mistral-ocr", "native", "local-ocr")
 RULES_MODEL = "local/invoice-rules"
 MAX_ANNOTATION_PAGES = 1000
+# The seed's validation errors have fixed messages, whichever step finds them (a fetched
+# PDF over the limit is found by the fetcher, not by the parser).
+SEED_MESSAGES = {
+    "missing_input": "Missing image or PDF input",
+    "invalid_base64": "Invalid base64 format",
+    "file_too_large": "File too large",
+    "invalid_model": "Invalid model ID",
+}
 
 
 @dataclass

@@ -186,6 +186,10 @@ class InvoiceView(OcrEndpoint):
         finally:
             ticket.release()
 
+    def render_error(self, error: ApiError) -> Response:
+        error.message = invoice.SEED_MESSAGES.get(error.code, error.message)
+        return super().render_error(error)
+
     def _run(self, api_key, parsed) -> Response:
         served = invoice.llm_model_for(parsed.model)
         # The chat model's worst case is held first: a 402 comes before any parsing.

@@ -220,6 +220,17 @@ def test_the_seeds_validation_errors(client, body, status, code, message):
     assert response.json()["error"]["message"] == message
 
 
+def test_a_pdf_url_over_10_mib_is_the_seeds_file_too_large(client, file_server):
+    # The body is small; the fetched file is over the limit: the seed's message all the same.
+    big = b"%PDF-1.4\n" + b"0" * (10 * 1024 * 1024)
+    file_server.files["/big.pdf"] = ("application/pdf", big)
+
+    response = client.post(URL, {"pdfUrl": file_server.url + "/big.pdf"}, format="json")
+
+    assert response.status_code == 413, response.content
+    assert response.json()["error"] == {"code": "file_too_large", "message": "File too large"}
+
+
 def test_the_request_body_is_capped_at_10_mib_exactly(client):
     def body_of(size: int) -> bytes:
         head, tail = b'{"imageBase64":"', b'"}'
