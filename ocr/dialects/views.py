@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.money import micros_to_usd_str
-from billing.ratelimit import ratelimited
+from billing.ratelimit import RateLimitTicket, ratelimit_acquire
 from billing.selectors import credits_available_micros
 from config.api import ApiError, as_api_error
 from config.parsers import SafeJSONParser
@@ -310,6 +310,10 @@ class _KeyView(APIView):
             response["X-Credits-Remaining-Usd"] = micros_to_usd_str(
                 credits_available_micros(organization=key.organization)
             )
+        ticket: RateLimitTicket | None = getattr(self, "ticket", None)
+        if ticket is not None:  # refusals carry the limit's headers too
+            for name, value in ticket.headers().items():
+                response.setdefault(name, value)
         return response
 
 
@@ -327,18 +331,18 @@ class UploadView(_KeyView):
         tags=["ocr"],
     )
     def post(self, request, *args: Any, **kwargs: Any) -> Response:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-        if length > uploads.MAX_BYTES + 64 * 1024:
-            raise ApiError(413, "file_too_large", "File too large (max 20 MiB)")
-        if not is_multipart(request):
-            raise ApiError(400, "invalid_request", "Send the file as multipart/form-data")
-
-        def respond() -> Response:
+        self.ticket = ratelimit_acquire(api_key=request.auth)
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+            if length > uploads.MAX_BYTES + 64 * 1024:
+                raise ApiError(413, "file_too_large", "File too large (max 20 MiB)")
+            if not is_multipart(request):
+                raise ApiError(400, "invalid_request", "Send the file as multipart/form-data")
             body = request_body(request)
             upload = uploads.upload_create(api_key=request.auth, upload=body.get("file"))
             return Response(uploads.upload_json(request, upload), status=200)
-
-        return ratelimited(api_key=request.auth, respond=respond)
+        finally:
+            self.ticket.release()
 
 
 class FileView(_KeyView):

@@ -251,10 +251,14 @@ def test_a_blank_page_reports_a_language_and_a_json_body_needs_no_json_header(x_
 def test_upload_answers_carry_the_ocr_headers(x_client, funded):
     uploaded = upload(x_client)
     refused = x_client.post("/api/upload", {"other": "x"}, format="multipart")
+    not_multipart = x_client.post("/api/upload", {"file": "x"}, format="json")
 
-    for response in (uploaded, refused):
+    assert (refused.status_code, not_multipart.status_code) == (400, 400)
+    for response in (uploaded, refused, not_multipart):
         assert response["X-Request-Id"]
         assert response["X-Cost-Usd"] == "0.000000"
         assert response["X-Credits-Remaining-Usd"]
+        # Refusals too, as every OCR answer (DESIGN §6).
+        assert "RateLimit" in response and "RateLimit-Policy" in response
+        assert "X-RateLimit-Remaining" in response
     assert uploaded["X-Request-Id"] != refused["X-Request-Id"]
-    assert "RateLimit" in uploaded
