@@ -19,6 +19,7 @@ from tests.ocr.dialect_support import (
     error_code,
     phototest_png,
 )
+from tests.ocr.documents import make_pdf
 
 pytest_plugins = ["tests.fakes.fixtures"]
 
