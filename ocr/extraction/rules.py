@@ -382,11 +382,19 @@ def _line_items(lines: list[str], end: int | None) -> list[dict[str, Any]]:
     for index, line in enumerate(region):
         match = _ITEM_QTY_X.search(line)
         if match:
-            description = None
-            for previous in reversed(region[max(0, index - 3) : index]):
-                if re.search(r"[A-Za-z]{3,}", previous) and not _MONEY_RE.search(previous):
-                    description = previous
-                    break
+            # "Widget 2 x 10.00 20.00": the text before the quantity; "2 x 10.00 20.00"
+            # alone: the description is a line above (a receipt's layout), not a date line.
+            description = line[: match.start()].strip(" \t:-") or None
+            if not (description and re.search(r"[A-Za-z]{2,}", description)):
+                description = None
+                for previous in reversed(region[max(0, index - 3) : index]):
+                    if (
+                        re.search(r"[A-Za-z]{3,}", previous)
+                        and not _MONEY_RE.search(previous)
+                        and not dates_in(previous)
+                    ):
+                        description = previous
+                        break
             items.append(_item(description, match.group(1), match.group(2), match.group(3)))
             continue
         if _NOT_ITEM.search(line):

@@ -127,3 +127,21 @@ def test_words_on_a_total_line_are_not_misread_as_amounts():
     text = "ACME LTD\nTOTAL DUE ON DELIVERY\nSOLD.IS\n"
 
     assert invoice_extract_rules(text=text)["total"] is None
+
+
+def test_an_item_line_with_quantity_keeps_its_own_description():
+    text = "ACME LTD\nDate: 15/06/2026\nWidget 2 x 10.00 20.00\nTOTAL 20.00\n"
+
+    items = invoice_extract_rules(text=text)["line_items"]
+
+    assert items == [
+        {"description": "Widget", "quantity": "2", "unit_price": "10.00", "amount": "20.00"}
+    ]
+
+
+def test_a_quantity_line_takes_its_description_from_above_but_never_a_date():
+    text = "ACME LTD\nMineral water 1.5L\nDate: 15/06/2026\n2 x 1.25 2.50\nTOTAL 2.50\n"
+
+    items = invoice_extract_rules(text=text)["line_items"]
+
+    assert [item["description"] for item in items] == ["Mineral water 1.5L"]
