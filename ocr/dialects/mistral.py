@@ -1,8 +1,9 @@
 """Mistral OCR on `POST /v1/ocr` (a body with `document`), so the official SDK works here.
 
 The reference for every field is the `mistralai` SDK's models (`OCRRequest`,
-`OCRResponse`, `OCRPageObject`, blocks and confidence models). Annotation formats are
-accepted and ignored (no annotation model runs here): `document_annotation` is null.
+`OCRResponse`, `OCRPageObject`, blocks and confidence models). Annotation formats go to
+a Mistral upstream as they came; the local engine runs no annotation model, so with it
+`document_annotation` is null.
 """
 
 from __future__ import annotations
@@ -108,11 +109,10 @@ def parse_body(body: dict[str, Any]) -> OcrRequest:
     for name in ("bbox_annotation_format", "document_annotation_format"):
         if body.get(name) is not None and not isinstance(body[name], dict):
             raise ApiError(400, "invalid_request", f"'{name}' must be an object.")
-    for name in ("image_limit", "image_min_size"):
-        _optional_int(body, name)
     optional_str(body, "id", max_len=200)
-    optional_str(body, "document_annotation_prompt", max_len=20_000)
     table_format = _choice(body, "table_format", TABLE_FORMATS)
+    # Under Mistral's own names: a Mistral upstream is sent them as they came (the local
+    # engine cuts out no images and runs no annotation model).
     options = {
         "table_format": table_format,
         "include_blocks": optional_bool(body, "include_blocks", default=True),
@@ -122,6 +122,12 @@ def parse_body(body: dict[str, Any]) -> OcrRequest:
         "extract_header": optional_bool(body, "extract_header"),
         "extract_footer": optional_bool(body, "extract_footer"),
         "image_limit": _optional_int(body, "image_limit"),
+        "image_min_size": _optional_int(body, "image_min_size"),
+        "bbox_annotation_format": body.get("bbox_annotation_format"),
+        "document_annotation_format": body.get("document_annotation_format"),
+        "document_annotation_prompt": optional_str(
+            body, "document_annotation_prompt", max_len=20_000
+        ),
     }
     return OcrRequest(
         dialect=DIALECT,

@@ -7,6 +7,7 @@ data URLs or http(s) URLs), `pages`; answers one page object per processed page 
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from tests.fakes.documents import data_url_decode, digest, image_size, pdf_page_count
@@ -130,7 +131,11 @@ class FakeMistral(FakeUpstream):
                     for i in indices
                 ],
                 "model": MODEL_VERSION,
-                "document_annotation": None,
+                "document_annotation": (
+                    json.dumps({"title": f"Document {doc_digest[:8]}"})
+                    if body.get("document_annotation_format")
+                    else None
+                ),
                 "usage_info": {"pages_processed": len(indices), "doc_size_bytes": len(data)},
             },
         )

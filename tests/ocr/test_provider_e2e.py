@@ -88,6 +88,36 @@ def test_mistral_sdk_gets_the_upstreams_pages_unchanged(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_mistral_sdk_annotation_and_image_options_reach_the_upstream(
+    mistral_sdk, fake_mistral, provider_for, funded_org_a
+):
+    provider_for(fake_mistral, model="mistral-ocr-latest")
+    schema = {
+        "type": "json_schema",
+        "json_schema": {"name": "doc", "schema": {"type": "object"}, "strict": True},
+    }
+
+    response = mistral_sdk.ocr.process(
+        model="mistral-ocr-latest",
+        document={"type": "image_url", "image_url": data_url(png_bytes(), "image/png")},
+        image_limit=3,
+        image_min_size=50,
+        bbox_annotation_format=schema,
+        document_annotation_format=schema,
+        document_annotation_prompt="The document's title.",
+    )
+
+    (sent,) = fake_mistral.requests
+    body = sent.json()
+    assert (body["image_limit"], body["image_min_size"]) == (3, 50)
+    assert body["bbox_annotation_format"] == schema
+    assert body["document_annotation_format"] == schema
+    assert body["document_annotation_prompt"] == "The document's title."
+    assert response.document_annotation == fake_mistral.replies_sent[0].body["document_annotation"]
+    assert response.document_annotation is not None
+
+
+@pytest.mark.django_db(transaction=True)
 def test_mistral_sdk_is_not_charged_when_every_upstream_fails(
     mistral_sdk, fake_mistral, provider_for, funded_org_a
 ):
