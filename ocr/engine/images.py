@@ -42,6 +42,14 @@ def _work_scale(width: int, height: int) -> float:
     return scale
 
 
+def _declared_dpi(image: Image.Image):
+    """The image's `dpi` as Pillow reads it, or None when the file states none: Pillow
+    reports a TIFF without XResolution/YResolution tags as 1 x 1 dpi."""
+    if image.format == "TIFF" and not {282, 283} <= set(image.tag_v2):
+        return None
+    return image.info.get("dpi")
+
+
 def _dpi_pair(info) -> tuple[float, float]:
     """The (x, y) resolution an image declares; 72 for what it leaves out or garbles."""
     try:
@@ -78,7 +86,7 @@ def image_page_load(task: PageTask) -> PageImage:
             width, height = image.size
             if width * height > task.max_pixels:
                 raise PageDecodeError("too many pixels")
-            dpi_x, dpi_y = _dpi_pair(image.info.get("dpi"))
+            dpi_x, dpi_y = _dpi_pair(_declared_dpi(image))
             dpi = int(round(max(dpi_x, dpi_y)))
             # Pixels that are not square (a fax: 204 x 98 dpi) squeeze every glyph; the
             # page is read, and reported, as its square-pixel version at the finer dpi.

@@ -202,6 +202,15 @@ def test_a_fax_with_pixels_twice_as_tall_as_wide_is_read_square(corpus):
     assert (page.width, page.height) == (scan.width, round(fax.height * 204 / 98))
 
 
+def test_a_tiff_that_states_no_resolution_is_72_dpi_like_any_image():
+    # Pillow reports such a TIFF (what it writes itself without `dpi=`) as 1 x 1 dpi.
+    blank = Image.new("L", (300, 200), 255)
+
+    (page,) = run(image_bytes(blank, "TIFF")).pages
+
+    assert (page.width, page.height, page.dpi) == (300, 200, 72)
+
+
 def test_a_page_with_dark_ink_is_never_stretched():
     from ocr.engine.rapid import faint_stretched
 
