@@ -356,13 +356,16 @@ def _passthrough(outcome, ocr_request: OcrRequest) -> dict[str, Any]:
 # `HTTPValidationError` for them); everything else keeps its status.
 VALIDATION_CODES = frozenset({"invalid_request", "invalid_pages", "invalid_base64", "invalid_url"})
 _QUOTED_FIELD = re.compile(r"'([A-Za-z_][\w.]*)'")
+# The field of an error whose message names none (intake's "Page 3 does not exist …").
+_CODE_FIELDS = {"invalid_pages": "pages"}
 
 
 def error_response(error: ApiError) -> Response:
     if error.status != 400 or error.code not in VALIDATION_CODES:
         return error_response_platform(error)
     named = _QUOTED_FIELD.search(error.message)
-    loc: list[str] = ["body", *(named.group(1).split(".") if named else [])]
+    field = named.group(1) if named else _CODE_FIELDS.get(error.code)
+    loc: list[str] = ["body", *(field.split(".") if field else [])]
     body = {
         "detail": [{"loc": loc, "msg": error.message, "type": error.code}],
         **error.body(),

@@ -303,6 +303,17 @@ def test_a_nested_field_is_located_where_it_sits(client):
     assert response.json()["detail"][0]["loc"] == ["body", "document", "document_name"]
 
 
+def test_a_page_the_document_lacks_is_located_at_pages(client):
+    pdf = make_pdf([["page zero"], ["page one"]])
+    document = {"type": "document_url", "document_url": data_url(pdf, "application/pdf")}
+
+    response = ocr(client, document=document, pages="1-3")
+
+    assert response.status_code == 422, response.content
+    (detail,) = response.json()["detail"]
+    assert detail["loc"] == ["body", "pages"] and detail["type"] == "invalid_pages"
+
+
 def test_a_null_document_leaves_the_request_to_the_docsrouter_dialect(client):
     response = client.post(URL, {"document": None, "base64": "%%%"}, format="json")
 
