@@ -90,8 +90,8 @@ def source_from(document: Any, *, max_bytes: int = MAX_BYTES) -> DocumentSource:
         raise ApiError(
             400,
             "invalid_request",
-            "'document' must be {type: document_url, document_url} or {type: image_url, "
-            "image_url}.",
+            "'document' must be {type: document_url, document_url}, {type: image_url, "
+            "image_url} or {type: file, file_id}.",
         )
     if not isinstance(url, str) or not url:
         raise ApiError(400, "invalid_request", f"'{field}' must be a non-empty string.")

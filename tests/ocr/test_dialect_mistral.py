@@ -314,6 +314,14 @@ def test_a_page_the_document_lacks_is_located_at_pages(client):
     assert detail["loc"] == ["body", "pages"] and detail["type"] == "invalid_pages"
 
 
+def test_an_unknown_document_type_names_every_type_there_is(client):
+    response = client.post(URL, {"document": {"type": "File", "file_id": "x"}}, format="json")
+
+    assert response.status_code == 422
+    message = response.json()["detail"][0]["msg"]
+    assert all(kind in message for kind in ("document_url", "image_url", "file_id"))
+
+
 def test_a_null_document_leaves_the_request_to_the_docsrouter_dialect(client):
     response = client.post(URL, {"document": None, "base64": "%%%"}, format="json")
 
