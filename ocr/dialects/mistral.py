@@ -151,8 +151,10 @@ def _box(bbox) -> dict[str, int]:
     }
 
 
-def _block(block, *, granularity: str | None, table_id: str | None) -> dict[str, Any]:
-    kind = block.type if block.type in BLOCK_TYPES else "text"
+def _block(
+    block, *, granularity: str | None, table_id: str | None, kind: str | None = None
+) -> dict[str, Any]:
+    kind = kind or (block.type if block.type in BLOCK_TYPES else "text")
     out: dict[str, Any] = {"type": kind, **_box(block.bbox), "content": block.content}
     if kind == "table" and table_id:
         out["table_id"] = table_id
@@ -163,6 +165,38 @@ def _block(block, *, granularity: str | None, table_id: str | None) -> dict[str,
             "block_type_confidence_score": None,
         }
     return out
+
+
+# Running heads and page numbers sit in the margins: the top (bottom) 8% of the page,
+# clear of the rest by 1.5% of its height.
+_MARGIN = 0.08
+_MARGIN_GAP = 0.015
+
+
+def _margin_blocks(page) -> dict[str, int | None]:
+    """The positions in `page.blocks` of the page's header and footer block (None: none):
+    blocks an engine typed so, else a short text block alone in the top or bottom margin."""
+    found: dict[str, int | None] = {"header": None, "footer": None}
+    for position, block in enumerate(page.blocks):
+        if block.type in found and found[block.type] is None:
+            found[block.type] = position
+    boxed = [(n, b) for n, b in enumerate(page.blocks) if b.bbox and b.content.strip()]
+    if len(boxed) < 2 or not page.height:
+        return found
+    gap = _MARGIN_GAP * page.height
+
+    def short(block) -> bool:
+        return block.type == "text" and len(block.content) <= 200 and block.content.count("\n") < 2
+
+    top_at, top = min(boxed, key=lambda item: item[1].bbox[1])
+    below = min(b.bbox[1] for n, b in boxed if n != top_at)
+    if found["header"] is None and short(top) and top.bbox[3] <= _MARGIN * page.height:
+        found["header"] = top_at if below - top.bbox[3] >= gap else None
+    end_at, end = max(boxed, key=lambda item: item[1].bbox[3])
+    above = max(b.bbox[3] for n, b in boxed if n != end_at)
+    if found["footer"] is None and short(end) and end.bbox[1] >= (1 - _MARGIN) * page.height:
+        found["footer"] = end_at if end.bbox[1] - above >= gap else None
+    return found
 
 
 # How far past the previous word the next one may start: markdown puts at most a few
@@ -225,18 +259,19 @@ def _page(page, options: dict[str, Any], include_image_base64: bool) -> dict[str
             if table.markdown and table.markdown in markdown:
                 markdown = markdown.replace(table.markdown, f"[{table_id}]({table_id})", 1)
                 moved.add(number)
-    header = footer = None
+    extracted: dict[str, str] = {}  # "header" / "footer" -> its text
+    margins: dict[int, str] = {}  # block position -> "header" / "footer"
     left_out: set[int] = set()  # blocks whose text is no longer in the markdown
-    if options.get("extract_header") or options.get("extract_footer"):
-        for position, block in enumerate(page.blocks):
-            if block.type == "header" and options.get("extract_header"):
-                header = block.content
-                markdown = markdown.replace(block.content, "", 1).strip()
-                left_out.add(position)
-            if block.type == "footer" and options.get("extract_footer"):
-                footer = block.content
-                markdown = markdown.replace(block.content, "", 1).strip()
-                left_out.add(position)
+    for kind, position in _margin_blocks(page).items():
+        if position is not None and options.get(f"extract_{kind}"):
+            content = page.blocks[position].content
+            extracted[kind] = content
+            margins[position] = kind
+            left_out.add(position)
+            head, found, tail = (
+                markdown.partition(content) if kind == "header" else markdown.rpartition(content)
+            )
+            markdown = (head + tail).strip() if found else markdown
     table_blocks: dict[int, list] = {}  # table number -> its blocks
     number = 0
     for position, block in enumerate(page.blocks):
@@ -264,8 +299,8 @@ def _page(page, options: dict[str, Any], include_image_base64: bool) -> dict[str
         "dimensions": {"dpi": page.dpi, "height": page.height, "width": page.width},
         "tables": tables,
         "hyperlinks": [],
-        "header": header,
-        "footer": footer,
+        "header": extracted.get("header"),
+        "footer": extracted.get("footer"),
     }
     granularity = options.get("confidence_scores_granularity")
     if options.get("include_blocks", True):
@@ -275,8 +310,9 @@ def _page(page, options: dict[str, Any], include_image_base64: bool) -> dict[str
                 b,
                 granularity=granularity,
                 table_id=next(table_iter, None) if b.type == "table" else None,
+                kind=margins.get(position),
             )
-            for b in page.blocks
+            for position, b in enumerate(page.blocks)
         ]
     if granularity:
         in_markdown = [b for n, b in enumerate(page.blocks) if n not in left_out]

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from mistralai.client.models import OCRResponse
+from PIL import Image, ImageDraw, ImageFont
 
 from tests.ocr.dialect_support import (
     assert_cost_headers,
@@ -155,6 +158,61 @@ def test_without_blocks_and_with_image_base64(client):
     page = response.json()["pages"][0]
     assert "blocks" not in page
     OCRResponse.model_validate(response.json())
+
+
+def report_page_png() -> bytes:
+    """A letter page at 150 dpi: a running head in the top margin, four paragraphs, and
+    the page number in the bottom margin."""
+    font, small = ImageFont.load_default(size=28), ImageFont.load_default(size=20)
+    page = Image.new("L", (1275, 1650), 255)
+    draw = ImageDraw.Draw(page)
+    draw.text((100, 40), "ACME CORPORATION Quarterly Report", font=small, fill=0)
+    for number in range(12):
+        line = "The quick brown dog jumped over the lazy fox."
+        draw.text((100, 300 + 40 * number + 40 * (number // 3)), line, font=font, fill=0)
+    draw.text((580, 1590), "Page 1 of 3", font=small, fill=0)
+    buffer = io.BytesIO()
+    page.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_extract_header_and_footer_take_the_running_head_and_the_page_number(client):
+    document = {"type": "image_url", "image_url": data_url(report_page_png())}
+
+    response = ocr(
+        client,
+        document=document,
+        extract_header=True,
+        extract_footer=True,
+        confidence_scores_granularity="word",
+    )
+    kept = OCRResponse.model_validate(ocr(client, document=document).json()).pages[0]
+
+    assert response.status_code == 200, response.content
+    page = OCRResponse.model_validate(response.json()).pages[0]
+    assert page.header == "ACME CORPORATION Quarterly Report"
+    assert page.footer == "Page 1 of 3"
+    assert page.markdown.startswith("The quick brown dog")
+    assert "ACME" not in page.markdown and "Page 1" not in page.markdown
+    assert (page.blocks[0].type, page.blocks[-1].type) == ("header", "footer")
+    for word in page.confidence_scores.word_confidence_scores:
+        assert page.markdown[word.start_index :].startswith(word.text)
+    # Not asked for: both stay in the markdown, as Mistral leaves them.
+    assert (kept.header, kept.footer) == (None, None)
+    assert "ACME CORPORATION" in kept.markdown and "Page 1 of 3" in kept.markdown
+
+
+def test_a_title_below_the_top_margin_is_no_header(client):
+    response = ocr(
+        client,
+        document={"type": "image_url", "image_url": data_url(phototest_png())},
+        extract_header=True,
+        extract_footer=True,
+    )
+
+    page = OCRResponse.model_validate(response.json()).pages[0]
+    assert (page.header, page.footer) == (None, None)
+    assert_phototest_text(page.markdown)
 
 
 @pytest.mark.parametrize(
