@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from mistralai.client import Mistral
 from mistralai.client.errors import HTTPValidationError, SDKError
@@ -57,6 +59,38 @@ def test_the_sdk_reads_a_pdf_document_url_with_pages(live_server, secret):
     assert [p.index for p in response.pages] == [1]
     assert "Invoice 1042 total 120.00" in response.pages[0].markdown
     assert response.usage_info.doc_size_bytes == len(pdf)
+
+
+def test_the_async_client_reads_pages_and_uploaded_files(live_server, secret, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    pdf = make_pdf([["First page"], ["Invoice 1042 total 120.00"]])
+
+    async def run():
+        async with sdk(live_server, secret) as client:
+            image = client.ocr.process_async(
+                model="mistral-ocr-latest",
+                document={"type": "image_url", "image_url": data_url(phototest_png())},
+                confidence_scores_granularity="word",
+            )
+            uploaded = await client.files.upload_async(
+                file={"file_name": "invoice.pdf", "content": pdf}, purpose="ocr"
+            )
+            by_id = client.ocr.process_async(
+                model="mistral-ocr-latest",
+                document={"type": "file", "file_id": uploaded.id},
+                pages="1",
+            )
+            return await asyncio.gather(image, by_id)
+
+    image, by_id = asyncio.run(run())
+
+    page = image.pages[0]
+    assert_phototest_text(page.markdown)
+    words = page.confidence_scores.word_confidence_scores
+    assert words and all(page.markdown[w.start_index :].startswith(w.text) for w in words)
+    assert [p.index for p in by_id.pages] == [1]
+    assert "Invoice 1042 total 120.00" in by_id.pages[0].markdown
+    assert by_id.usage_info.doc_size_bytes == len(pdf)
 
 
 def test_the_sdk_sees_an_error_for_a_wrong_key(live_server):
