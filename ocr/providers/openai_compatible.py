@@ -66,6 +66,16 @@ class OpenAICompatibleClient(ProviderClient):
         started = time.monotonic()
         payload, _ = self.request_json("/chat/completions", json_body=body)
         latency_ms = int((time.monotonic() - started) * 1000)
+        failure = _reported_error(payload)
+        if failure is not None:
+            # OpenRouter answers 200 once generation has started and reports a failure
+            # after that in the body (`error`, or a choice ending in `finish_reason:
+            # "error"`): a failed call, not a page to charge for.
+            raise ProviderError(
+                f"{self.slug}: the upstream reported an error during generation",
+                permanent=False,
+                detail=self.scrub(str(failure)[:500]),
+            )
         try:
             message = payload["choices"][0]["message"]
             content = _text_of(message.get("content"))
@@ -146,6 +156,18 @@ class OpenAICompatibleClient(ProviderClient):
         # OpenRouter returns `usage.cost` when asked; OpenAI refuses unknown fields.
         host = urlsplit(self.provider.base_url).hostname or ""
         return host == "openrouter.ai" or host.endswith(".openrouter.ai")
+
+
+def _reported_error(payload: dict[str, Any]) -> Any:
+    """The error an answer carries in its body, or None."""
+    if payload.get("error") is not None:
+        return payload["error"]
+    choices = payload.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+        choice = choices[0]
+        if choice.get("error") is not None or choice.get("finish_reason") == "error":
+            return choice.get("error") or "finish_reason: error"
+    return None
 
 
 def _text_of(content: Any) -> str | None:

@@ -165,6 +165,39 @@ def test_an_answer_of_the_wrong_shape_is_a_clean_502(
     nothing_charged_or_held(funded_org_a, before)
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        # OpenRouter: the provider failed after generation started; HTTP status 200.
+        {"error": {"code": 502, "message": "Provider returned error", "metadata": {}}},
+        {
+            "choices": [
+                {
+                    "message": {"role": "assistant", "content": "# Half a pa"},
+                    "finish_reason": "error",
+                    "error": {"code": 502, "message": "upstream connection reset"},
+                }
+            ],
+            "usage": {"prompt_tokens": 900, "completion_tokens": 5, "cost": 0.0002},
+        },
+    ],
+)
+def test_an_error_reported_inside_a_200_is_a_failed_call_not_a_page(
+    fake_openai, provider_for, funded_org_a, api_key, client_for, answer
+):
+    provider_for(fake_openai, model="vision", prices={"per_page_micros": 1000})
+    fake_openai.answer(*[Reply(200, answer)] * 3)
+    before = credits_available_micros(organization=funded_org_a)
+
+    response = client_for(api_key[1]).post(
+        "/ocr", {"model": "vision", "image_base64": b64(png_bytes())}, format="json"
+    )
+
+    assert response.status_code == 502, response.content
+    assert "reported an error" in response.json()["error"]["message"]
+    nothing_charged_or_held(funded_org_a, before)
+
+
 def test_a_page_that_was_never_sent_is_a_broken_answer(
     fake_mistral, provider_for, funded_org_a, api_key, client_for
 ):
