@@ -15,6 +15,7 @@ import os
 import random
 import re
 import time
+from collections.abc import Callable
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -153,9 +154,13 @@ class ProviderClient:
         json_body: dict[str, Any] | None = None,
         files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
         data: dict[str, str] | None = None,
-    ) -> tuple[dict[str, Any], int]:
+        answer: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> tuple[Any, int]:
         """POST to the upstream and return (parsed JSON body, latency in ms of the last try).
 
+        `answer`, when given, maps the parsed body and its result is returned instead: a
+        body it cannot map (SHAPE_ERRORS) or a transient `ProviderError` it raises is
+        retried like any other broken answer; a permanent one is raised at once.
         Retries transient failures with exponential backoff and jitter; raises
         `ProviderError` when the attempts are exhausted or the failure is permanent.
         """
@@ -205,7 +210,18 @@ class ProviderClient:
                         status=status,
                     )
                     continue
-                return parsed, latency_ms
+                if answer is None:
+                    return parsed, latency_ms
+                try:
+                    return answer(parsed), latency_ms
+                except SHAPE_ERRORS as exc:
+                    error = shape_error(self, exc)
+                    continue
+                except ProviderError as exc:
+                    if exc.permanent:
+                        raise
+                    error = exc
+                    continue
             # A redirect is not followed (its target was never checked): a failure.
             transient = status in (408, 429) or status >= 500
             error = ProviderError(

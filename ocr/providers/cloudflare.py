@@ -10,16 +10,11 @@ format). A result with `format: "error"` means the upstream could not read that 
 from __future__ import annotations
 
 import time
+from typing import Any
 from urllib.parse import quote
 
 from ocr.models import ProviderModel
-from ocr.providers.base import (
-    EXTRACTION_ERROR,
-    SHAPE_ERRORS,
-    ProviderClient,
-    ProviderError,
-    shape_error,
-)
+from ocr.providers.base import EXTRACTION_ERROR, ProviderClient, ProviderError
 from ocr.providers.pages import page_images, pdf_single_pages
 from ocr.types import OcrRequest, OcrResult, PageResult
 
@@ -37,16 +32,14 @@ class CloudflareClient(ProviderClient):
         parts = self._parts(document)
         files = [("files", (name, data, media_type)) for _, name, data, media_type in parts]
         path = f"/accounts/{quote(self.provider.account_id, safe='')}/ai/tomarkdown"
-        started = time.monotonic()
-        payload, _ = self.request_json(path, files=files)
-        latency_ms = int((time.monotonic() - started) * 1000)
-        if payload.get("success") is False:
-            raise ProviderError(
-                f"{self.slug}: the upstream reported a failure",
-                permanent=False,
-                detail=self.scrub(str(payload.get("errors"))[:500]),
-            )
-        try:
+
+        def mapped(payload: dict[str, Any]) -> tuple[dict[str, Any], list[PageResult], int]:
+            if payload.get("success") is False:
+                raise ProviderError(
+                    f"{self.slug}: the upstream reported a failure",
+                    permanent=False,
+                    detail=self.scrub(str(payload.get("errors"))[:500]),
+                )
             results = payload["result"]
             if len(results) != len(parts):
                 raise ValueError(f"{len(results)} results for {len(parts)} files")
@@ -62,8 +55,11 @@ class CloudflareClient(ProviderClient):
                     )
                 tokens += max(0, int(item.get("tokens") or 0))  # never below zero
                 pages.append(PageResult(index=index, markdown=str(item["data"]).strip()))
-        except SHAPE_ERRORS as exc:
-            raise shape_error(self, exc) from exc
+            return payload, pages, tokens
+
+        started = time.monotonic()
+        (payload, pages, tokens), _ = self.request_json(path, files=files, answer=mapped)
+        latency_ms = int((time.monotonic() - started) * 1000)
         return OcrResult(
             model=model.name,
             pages=pages,

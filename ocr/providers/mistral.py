@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 from ocr.models import ProviderModel
-from ocr.providers.base import SHAPE_ERRORS, ProviderClient, shape_error
+from ocr.providers.base import ProviderClient
 from ocr.providers.pages import (
     PASSTHROUGH_IMAGE_TYPES,
     data_url,
@@ -50,18 +50,19 @@ class MistralClient(ProviderClient):
         for name in FORWARDED_OPTIONS:
             if request.options.get(name) is not None:
                 body[name] = request.options[name]
-        started = time.monotonic()
-        payload, _ = self.request_json("/v1/ocr", json_body=body)
-        latency_ms = int((time.monotonic() - started) * 1000)
-        try:
+
+        def mapped(payload: dict[str, Any]) -> tuple[dict[str, Any], list[PageResult]]:
             pages = [self._page(raw, index_map) for raw in payload["pages"]]
             asked = set(document.pages)
             indices = [page.index for page in pages]
             # Only the pages sent, each once: page 99 of a one-page PDF is a broken answer.
             if len(set(indices)) != len(indices) or not set(indices) <= asked:
                 raise ValueError(f"pages {sorted(set(indices) - asked)} were not sent")
-        except SHAPE_ERRORS as exc:
-            raise shape_error(self, exc) from exc
+            return payload, pages
+
+        started = time.monotonic()
+        (payload, pages), _ = self.request_json("/v1/ocr", json_body=body, answer=mapped)
+        latency_ms = int((time.monotonic() - started) * 1000)
         if index_map is not None:
             payload = {**payload, "pages": [_reindexed(p, index_map) for p in payload["pages"]]}
         return OcrResult(

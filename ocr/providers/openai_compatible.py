@@ -21,13 +21,7 @@ from PIL import Image
 
 from billing.money import usd_to_micros
 from ocr.models import ProviderModel
-from ocr.providers.base import (
-    EXTRACTION_ERROR,
-    SHAPE_ERRORS,
-    ProviderClient,
-    ProviderError,
-    shape_error,
-)
+from ocr.providers.base import EXTRACTION_ERROR, ProviderClient, ProviderError
 from ocr.providers.pages import data_url, page_images
 from ocr.types import OcrRequest, OcrResult, PageResult
 
@@ -64,8 +58,11 @@ class OpenAICompatibleClient(ProviderClient):
             body["usage"] = {"include": True}
         body.update(extra or {})
         started = time.monotonic()
-        payload, _ = self.request_json("/chat/completions", json_body=body)
-        latency_ms = int((time.monotonic() - started) * 1000)
+        answer, _ = self.request_json("/chat/completions", json_body=body, answer=self._answer)
+        answer.latency_ms = int((time.monotonic() - started) * 1000)
+        return answer
+
+    def _answer(self, payload: dict[str, Any]) -> ChatAnswer:
         failure = _reported_error(payload)
         if failure is not None:
             # OpenRouter answers 200 once generation has started and reports a failure
@@ -76,19 +73,16 @@ class OpenAICompatibleClient(ProviderClient):
                 permanent=False,
                 detail=self.scrub(str(failure)[:500]),
             )
-        try:
-            message = payload["choices"][0]["message"]
-            content = _text_of(message.get("content"))
-            usage = payload.get("usage") or {}
-            # A count below zero is the upstream's error, not a credit to pass on.
-            prompt_tokens = max(0, int(usage.get("prompt_tokens") or 0))
-            completion_tokens = max(0, int(usage.get("completion_tokens") or 0))
-            cost = usage.get("cost")
-            cost_micros = max(0, usd_to_micros(str(cost))) if cost is not None else None
-        except SHAPE_ERRORS as exc:
-            raise shape_error(self, exc) from exc
+        message = payload["choices"][0]["message"]
+        content = _text_of(message.get("content"))
+        usage = payload.get("usage") or {}
+        # A count below zero is the upstream's error, not a credit to pass on.
+        prompt_tokens = max(0, int(usage.get("prompt_tokens") or 0))
+        completion_tokens = max(0, int(usage.get("completion_tokens") or 0))
+        cost = usage.get("cost")
+        cost_micros = max(0, usd_to_micros(str(cost))) if cost is not None else None
         if content is None:
-            refusal = message.get("refusal") if isinstance(message, dict) else None
+            refusal = message.get("refusal")
             raise ProviderError(
                 f"{self.slug}: the model returned no text"
                 + (" (it refused the page)" if refusal else ""),
@@ -100,7 +94,7 @@ class OpenAICompatibleClient(ProviderClient):
             prompt_tokens=prompt_tokens,
             completion_tokens=completion_tokens,
             cost_micros=cost_micros,
-            latency_ms=latency_ms,
+            latency_ms=0,
             raw=payload,
         )
 

@@ -60,6 +60,37 @@ def test_an_undecodable_or_cut_body_is_retried(fake, provider_for, fault):
     assert result.pages[0].markdown
 
 
+WRONG_SHAPES = {
+    "fake_mistral": {"pages": "none", "model": "m", "usage_info": {}},
+    "fake_openai": {"choices": "none"},
+    "fake_cloudflare": {"result": "none", "success": True, "errors": [], "messages": []},
+}
+
+
+@pytest.mark.parametrize("name", FAKES)
+def test_an_answer_of_the_wrong_shape_is_retried_like_any_broken_answer(
+    request, provider_for, name
+):
+    fake = request.getfixturevalue(name)
+    model = provider_for(fake)
+    fake.answer(Reply(200, WRONG_SHAPES[name]))
+
+    result = call(model)
+
+    assert len(fake.requests) == 2  # the broken answer, then a good one
+    assert result.pages[0].markdown
+
+
+def test_an_error_reported_inside_a_200_is_retried(fake_openai, provider_for):
+    model = provider_for(fake_openai)
+    fake_openai.answer(Reply(200, {"error": {"code": 502, "message": "Provider returned error"}}))
+
+    result = call(model)
+
+    assert len(fake_openai.requests) == 2
+    assert result.pages[0].markdown
+
+
 def test_a_redirect_is_a_failure_not_an_answer(fake, provider_for):
     model = provider_for(fake)
     fake.fail_always("redirect")
