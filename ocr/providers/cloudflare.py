@@ -43,6 +43,12 @@ class CloudflareClient(ProviderClient):
             results = payload["result"]
             if len(results) != len(parts):
                 raise ValueError(f"{len(results)} results for {len(parts)} files")
+            # Each result names the file it came from: match by name when every name is
+            # one we sent, once, so an answer in another order still maps to its page.
+            by_name = {item.get("name"): item for item in results}
+            names = [name for _, name, _, _ in parts]
+            if set(by_name) == set(names) and len(by_name) == len(names):
+                results = [by_name[name] for name in names]
             pages = []
             tokens = 0
             for (index, _name, _, _), item in zip(parts, results, strict=True):

@@ -21,6 +21,7 @@ class FakeCloudflare(FakeUpstream):
         super().__init__(**kwargs)
         self.account_id = account_id
         self.unreadable: set[str] = set()
+        self.reverse = False  # answer the results in the opposite order of the files
 
     @property
     def base_url(self) -> str:
@@ -80,4 +81,6 @@ class FakeCloudflare(FakeUpstream):
             else:
                 item.update(format="error", error=f"Unsupported file type {content_type}")
             results.append(item)
+        if self.reverse:
+            results.reverse()
         return Reply(200, {"result": results, "success": True, "errors": [], "messages": []})

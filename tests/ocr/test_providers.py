@@ -179,6 +179,19 @@ def test_cloudflare_sends_one_multipart_file_per_pdf_page(fake_cloudflare, provi
     assert result.output_tokens == sum(item["tokens"] for item in result.raw["result"])
 
 
+def test_cloudflare_results_map_to_their_pages_by_name(fake_cloudflare, provider_for):
+    model = provider_for(fake_cloudflare)
+    fake_cloudflare.reverse = True
+
+    result = run(model, pdf_bytes(3))
+
+    assert [(p.index, p.markdown.split("\n")[0]) for p in result.pages] == [
+        (0, "# scan-p1.pdf"),
+        (1, "# scan-p2.pdf"),
+        (2, "# scan-p3.pdf"),
+    ]
+
+
 def test_cloudflare_sends_an_image_as_it_is(fake_cloudflare, provider_for):
     model = provider_for(fake_cloudflare)
     data = png_bytes(size=(200, 100))
