@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F, Q, Sum
+from django.db.models import F, OuterRef, Q, Subquery, Sum
 
 from accounts.models import Organization
 from billing.models import CreditAccount, LedgerEntry, UsageRecord
@@ -87,21 +87,29 @@ class CreditsSummary:
 
 
 def credits_summary(*, organization: Organization) -> CreditsSummary:
-    """The tenant's credits; total_credits - total_usage == balance, from the ledger."""
-    sums = LedgerEntry.objects.filter(organization_id=organization.pk).aggregate(
-        usage=Sum("amount_micros", filter=Q(kind=LedgerEntry.Kind.CHARGE)),
-        credits=Sum("amount_micros", filter=~Q(kind=LedgerEntry.Kind.CHARGE)),
-    )
-    account = (
+    """The tenant's credits; total_credits - total_usage == balance, from the ledger.
+
+    One statement, so one snapshot: read as two queries, a charge committed between them
+    (any busy tenant) showed a balance that the totals did not add up to.
+    """
+    entries = LedgerEntry.objects.filter(organization_id=OuterRef("organization_id"))
+
+    def ledger_sum(condition: Q) -> Subquery:
+        total = entries.filter(condition).values("organization_id").annotate(s=Sum("amount_micros"))
+        return Subquery(total.values("s"))
+
+    charge = Q(kind=LedgerEntry.Kind.CHARGE)
+    row = (
         CreditAccount.objects.filter(organization_id=organization.pk)
-        .values_list("balance_micros", "reserved_micros")
+        .annotate(usage=ledger_sum(charge), credits=ledger_sum(~charge))
+        .values_list("balance_micros", "reserved_micros", "usage", "credits")
         .first()
-    ) or (0, 0)
+    ) or (0, 0, None, None)
     return CreditsSummary(
-        total_credits_micros=sums["credits"] or 0,
-        total_usage_micros=-(sums["usage"] or 0),
-        balance_micros=account[0],
-        reserved_micros=account[1],
+        total_credits_micros=row[3] or 0,
+        total_usage_micros=-(row[2] or 0),
+        balance_micros=row[0],
+        reserved_micros=row[1],
     )
 
 

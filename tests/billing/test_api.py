@@ -1,10 +1,12 @@
 """GET /api/v1/credits and GET /api/v1/usage."""
 
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
+from django.db import connection
 
-from billing.models import UsageRecord
+from billing.models import LedgerEntry, UsageRecord
 from billing.pricing import Price
 from billing.reservations import reservation_create, reservation_release, reservation_settle
 from billing.services import credits_add
@@ -90,6 +92,29 @@ def test_it_shows_the_tenants_credits(traffic, management_key, client_for):
             "available": "1.489835",
         }
     }
+
+
+def test_credits_add_up_while_a_charge_lands_between_reads(
+    traffic, api_key, management_key, client_for
+):
+    """A charge committed while the answer is being read (64 clients on one tenant): the
+    figures still come from one moment, so total_credits - total_usage == balance."""
+    ledger_table = LedgerEntry._meta.db_table
+    charged = []
+
+    def charge_after_the_ledger_read(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if ledger_table in sql and not charged:
+            charged.append(True)
+            _request(api_key[0], "req_between", price=Price(4_000, 220, 4_220))
+        return result
+
+    with connection.execute_wrapper(charge_after_the_ledger_read):
+        data = client_for(management_key[1]).get("/api/v1/credits").json()["data"]
+
+    assert charged
+    credits, usage = Decimal(data["total_credits"]), Decimal(data["total_usage"])
+    assert credits - usage == Decimal(data["balance"]), data
 
 
 def test_another_tenant_sees_only_its_own_credits(traffic, management_key_b, client_for):
