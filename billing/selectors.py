@@ -33,20 +33,28 @@ class LedgerDifference:
     problem: str
 
 
+def _ledger_total() -> Subquery:
+    """The ledger sum of the outer row's organization, for one-statement reads."""
+    entries = LedgerEntry.objects.filter(organization_id=OuterRef("organization_id"))
+    total = entries.values("organization_id").annotate(total=Sum("amount_micros"))
+    return Subquery(total.values("total"))
+
+
 def ledger_differences() -> list[LedgerDifference]:
     """Every tenant whose cached balance disagrees with its ledger, or whose ledger's
-    running balance (`balance_after_micros`) does not follow from its amounts."""
-    sums = dict(
-        LedgerEntry.objects.values("organization_id")
-        .annotate(total=Sum("amount_micros"))
-        .values_list("organization_id", "total")
-    )
+    running balance (`balance_after_micros`) does not follow from its amounts.
+
+    Each balance is read in the same statement as its ledger sum: read apart, a charge
+    committed in between was reported as a difference on a busy server.
+    """
     differences = []
-    accounts = CreditAccount.objects.select_related("organization").order_by("organization_id")
-    seen = set()
+    accounts = (
+        CreditAccount.objects.select_related("organization")
+        .annotate(ledger_total=_ledger_total())
+        .order_by("organization_id")
+    )
     for account in accounts.iterator():
-        seen.add(account.organization_id)
-        total = sums.get(account.organization_id) or 0
+        total = account.ledger_total or 0
         slug = account.organization.slug
         if total != account.balance_micros:
             differences.append(
@@ -67,10 +75,16 @@ def ledger_differences() -> list[LedgerDifference]:
                     )
                 )
                 break
-    for organization_id in set(sums) - seen:
-        differences.append(
-            LedgerDifference(str(organization_id), 0, sums[organization_id], "ledger, no account")
+    orphans = (
+        LedgerEntry.objects.exclude(
+            organization_id__in=CreditAccount.objects.values("organization_id")
         )
+        .values("organization_id")
+        .annotate(total=Sum("amount_micros"))
+        .values_list("organization_id", "total")
+    )
+    for organization_id, total in orphans:
+        differences.append(LedgerDifference(str(organization_id), 0, total, "ledger, no account"))
     return differences
 
 

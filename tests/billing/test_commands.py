@@ -3,6 +3,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
 
 from billing.models import CreditAccount, LedgerEntry, RateLimitSlot, Reservation
 from billing.pricing import Price
@@ -49,6 +50,26 @@ def test_check_ledger_passes_a_consistent_ledger(funded_org_a, org_b):
     reservation = reservation_create(api_key=key, amount_micros=5_000, request_id="req_1")
     reservation_settle(reservation=reservation, price=Price(1_000, 55, 1_055), usage={})
     assert run("check_ledger") == "ledger ok"
+
+
+def test_check_ledger_passes_while_charges_land(funded_org_a):
+    """Run against a live server: a charge committed while the check reads is no
+    difference (each balance is compared with its ledger as of one moment)."""
+    key = api_key_create(organization=funded_org_a)[0]
+    ledger_table = LedgerEntry._meta.db_table
+    charged = []
+
+    def charge_after_the_ledger_read(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if ledger_table in sql and "SUM" in sql.upper() and not charged:
+            charged.append(True)
+            reservation = reservation_create(api_key=key, amount_micros=5_000, request_id="req_2")
+            reservation_settle(reservation=reservation, price=Price(1_000, 55, 1_055), usage={})
+        return result
+
+    with connection.execute_wrapper(charge_after_the_ledger_read):
+        assert run("check_ledger") == "ledger ok"
+    assert charged
 
 
 def test_check_ledger_reports_a_balance_moved_without_an_entry(funded_org_a, org_b):
