@@ -118,13 +118,15 @@ def _seconds(ms: int) -> int:
 
 
 def ratelimit_acquire(
-    *, api_key: ApiKey, key_check: Callable[[str | None], None] | None = None
+    *, api_key: ApiKey, key_check: Callable[[str | None], ApiKey | None] | None = None
 ) -> RateLimitTicket:
     """Count this request against the key's limits, or raise 429 `rate_limited`.
 
     `key_check(epoch)` runs on the decision's key epoch before anything else is answered
     (a key read from the process cache is checked there, keys/cache.py); when it raises,
-    the request gives back what it took and its error is the answer."""
+    the request gives back what it took and its error is the answer. When it returns the
+    key read again and that key's limits differ, the decision (made under the cached
+    limits) is given back and made again under the current ones."""
     rpm, max_in_flight = limits_for(api_key)
     token = uuid.uuid4().hex
     decision, release, refund = _backend_decide(
@@ -132,12 +134,19 @@ def ratelimit_acquire(
     )
     if key_check is not None:
         try:
-            key_check(decision.key_epoch)
+            fresh = key_check(decision.key_epoch)
         except BaseException:
             if decision.allowed:
                 _quietly(refund, "could not give back a rate-limit hit")
                 _quietly(release, "could not free an in-flight slot")
             raise
+        if fresh is not None and limits_for(fresh) != (rpm, max_in_flight):
+            # The limits changed since the key was cached (a PATCH on another worker):
+            # a burst right after it was admitted under the old ones.
+            if decision.allowed:
+                _quietly(refund, "could not give back a rate-limit hit")
+                _quietly(release, "could not free an in-flight slot")
+            return ratelimit_acquire(api_key=fresh)
     if not decision.allowed:
         raise _refusal(decision=decision, rpm=rpm, max_in_flight=max_in_flight)
     return RateLimitTicket(

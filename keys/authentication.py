@@ -79,16 +79,17 @@ class ApiKeyAuthentication(BaseAuthentication):
         return 'Bearer realm="api"'
 
 
-def cached_key_check(request) -> Callable[[str | None], None]:
+def cached_key_check(request) -> Callable[[str | None], ApiKey | None]:
     """The rate limit's key check for a request authenticated by `ApiKeyAuthentication`:
     a key from the cache is read again when the epoch moved since it was filed, and a key
-    no longer valid is refused (401) there; the request then carries the fresh key."""
+    no longer valid is refused (401) there; the request then carries the fresh key, which
+    the check returns (None when the cached one still holds)."""
     filed = getattr(request, "key_epoch", None)
 
-    def check(epoch: str | None) -> None:
+    def check(epoch: str | None) -> ApiKey | None:
         key_cache.epoch_seen(epoch)
         if filed is None or epoch == filed:
-            return
+            return None
         try:
             key = api_key_authenticate(secret=secret_from_request(request))
         except ApiError:
@@ -96,6 +97,7 @@ def cached_key_check(request) -> Callable[[str | None], None]:
             raise
         request.auth = key
         request.user = KeyPrincipal(key)
+        return key
 
     return check
 

@@ -148,6 +148,25 @@ def test_a_changed_limit_applies_from_the_next_request(key, client_for):
     assert response["X-RateLimit-Limit"] == "3"
 
 
+def test_another_workers_lower_limit_holds_on_the_next_request(key, client_for, redis_on):
+    """Another worker lowers the key's rate limit: this process's entry still carries the
+    old limit, and the request it would have admitted under it is refused under the new
+    one, leaving the window as it was (a burst right after a PATCH got through)."""
+    api_key, secret = key
+    _warm(client_for, secret)  # two requests in the window
+    window_key = ratelimit_redis._keys(api_key)[0]
+    redis = ratelimit_redis._client(redis_on)
+
+    ApiKey.objects.filter(pk=api_key.pk).update(rate_limit_rpm=2)  # no signal
+    ratelimit_redis.set_value(key_cache.EPOCH_KEY, "another-worker-lowered-the-limit")
+    response = _refused_body(client_for, secret)
+
+    assert response.status_code == 429
+    assert response["X-RateLimit-Limit"] == "2"
+    assert redis.zcard(window_key) == 2
+    assert redis.zcard(ratelimit_redis._keys(api_key)[1]) == 0
+
+
 def test_a_flushed_redis_gets_a_new_epoch_and_the_key_is_read_again(key, client_for, redis_on):
     _, secret = key
     _warm(client_for, secret)
