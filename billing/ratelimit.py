@@ -90,13 +90,15 @@ def rate_limit_headers(*, limit: int, remaining: int, reset_s: int, now_ms: int)
     """IETF draft (Structured Fields) headers plus the older X-RateLimit-* trio.
 
     X-RateLimit-Reset is a Unix time in seconds (GitHub's convention); `t` is a delta.
+    Both round up: rounding `now` down made the reset up to a second early, and a client
+    that waited for it was refused again.
     """
     return {
         "RateLimit-Policy": f'"rpm";q={limit};w={WINDOW_S}',
         "RateLimit": f'"rpm";r={remaining};t={reset_s}',
         "X-RateLimit-Limit": str(limit),
         "X-RateLimit-Remaining": str(remaining),
-        "X-RateLimit-Reset": str(now_ms // 1000 + reset_s),
+        "X-RateLimit-Reset": str(-(-now_ms // 1000) + reset_s),
     }
 
 

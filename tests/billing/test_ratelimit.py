@@ -5,7 +5,7 @@ import time
 import pytest
 
 from billing.models import RateLimitHit, RateLimitSlot
-from billing.ratelimit import limits_for, ratelimit_acquire
+from billing.ratelimit import limits_for, rate_limit_headers, ratelimit_acquire
 from config.api import ApiError
 from keys.services import api_key_create
 
@@ -68,6 +68,15 @@ def test_it_lets_through_the_limit_then_refuses(backend, org_a):
     _refusal(key)
     _age_window(backend, key, 61)
     assert ratelimit_acquire(api_key=key).remaining == 2
+
+
+def test_the_reset_time_is_never_before_the_quota_comes_back():
+    """`t=60` at 1_000_000.9 s means quota back by 1_000_060.9 s: a client that waits
+    until X-RateLimit-Reset must not be refused again (it said 1_000_060)."""
+    headers = rate_limit_headers(limit=2, remaining=0, reset_s=60, now_ms=1_000_000_900)
+    assert headers["X-RateLimit-Reset"] == "1000061"
+    headers = rate_limit_headers(limit=2, remaining=0, reset_s=60, now_ms=1_000_000_000)
+    assert headers["X-RateLimit-Reset"] == "1000060"
 
 
 def test_the_window_slides_instead_of_resetting_each_minute(backend, org_a):
