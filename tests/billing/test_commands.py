@@ -37,6 +37,8 @@ def test_add_credits_prints_the_new_balance(org_a):
         (["org-a", "NaN"], "invalid amount"),
         (["org-a", "0"], "must not be zero"),
         (["org-a", "-1"], "cannot cover"),
+        (["org-a", "1e30"], "at most"),
+        (["org-a", "10000000000000"], "at most"),
     ],
 )
 def test_add_credits_refuses_bad_input(org_a, args, message):

@@ -5,8 +5,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
 from billing.models import LedgerEntry
-from billing.money import micros_to_usd_str, usd_to_micros
+from billing.money import MICROS_PER_USD, micros_to_usd_str, usd_to_micros
 from billing.services import credits_add
+
+# One adjustment's ceiling, as for a key's limit: far above any real top-up, far below the
+# balance column's (9.2e12 USD, past which the amount was a traceback, not an answer).
+MAX_USD = 1_000_000_000
 
 
 class Command(BaseCommand):
@@ -27,6 +31,8 @@ class Command(BaseCommand):
             raise CommandError(f"invalid amount {options['usd']!r}") from error
         if amount == 0:
             raise CommandError("the amount must not be zero")
+        if abs(amount) > MAX_USD * MICROS_PER_USD:
+            raise CommandError(f"the amount must be at most {MAX_USD:,} USD either way")
         try:
             entry = credits_add(
                 organization=organization,
