@@ -72,31 +72,37 @@ def _key_reserve(*, key_id: int, amount_micros: int, period_start) -> int:
     return ApiKey.objects.filter(fits, pk=key_id).update(**changes)
 
 
-def _insufficient(*, api_key: ApiKey, source: str, amount_micros: int, period_start) -> ApiError:
-    required = micros_to_usd_str(amount_micros)
+def _available_micros(*, api_key: ApiKey, source: str, period_start) -> int:
+    """What the refusing limit has left now: balance minus holds, or the key's limit
+    minus its period's usage and holds."""
     if source == "balance":
         row = (
             CreditAccount.objects.filter(organization_id=api_key.organization_id)
             .values_list("balance_micros", "reserved_micros")
             .first()
         )
-        available = max(0, row[0] - row[1]) if row else 0
+        return max(0, row[0] - row[1]) if row else 0
+    key = ApiKey.objects.filter(pk=api_key.pk).values(
+        "limit_micros", "period_usage_micros", "period_reserved_micros", "period_start"
+    )
+    row = key.first() or {}
+    used = row.get("period_usage_micros", 0)
+    if period_start is not None and (
+        row.get("period_start") is None or row["period_start"] < period_start
+    ):
+        used = 0
+    limit = row.get("limit_micros") or 0
+    return max(0, limit - used - row.get("period_reserved_micros", 0))
+
+
+def _insufficient(*, source: str, amount_micros: int, available: int) -> ApiError:
+    required = micros_to_usd_str(amount_micros)
+    if source == "balance":
         message = (
             f"Insufficient credits: this request needs up to ${required} and "
             f"${micros_to_usd_str(available)} is available. Add credits to continue."
         )
     else:
-        key = ApiKey.objects.filter(pk=api_key.pk).values(
-            "limit_micros", "period_usage_micros", "period_reserved_micros", "period_start"
-        )
-        row = key.first() or {}
-        used = row.get("period_usage_micros", 0)
-        if period_start is not None and (
-            row.get("period_start") is None or row["period_start"] < period_start
-        ):
-            used = 0
-        limit = row.get("limit_micros") or 0
-        available = max(0, limit - used - row.get("period_reserved_micros", 0))
         message = (
             f"This key's spend limit is reached: this request needs up to ${required} and "
             f"${micros_to_usd_str(available)} of the limit remains."
@@ -111,33 +117,42 @@ def _insufficient(*, api_key: ApiKey, source: str, amount_micros: int, period_st
     )
 
 
+# A refused reservation whose limit covers it by the time the 402 is written (other
+# requests gave their holds back meanwhile) is tried again, this many times in all.
+RESERVE_ATTEMPTS = 3
+
+
 def reservation_create(*, api_key: ApiKey, amount_micros: int, request_id: str) -> Reservation:
     """Hold `amount_micros` against the tenant's balance and the key's limit, or 402."""
     if amount_micros < 0:
         raise ValueError("a reservation cannot be negative")
     now = timezone.now()
     period_start = period_start_for(limit_reset=api_key.limit_reset, now=now)
-    if connection.vendor == "postgresql":
-        failed, reservation = reserve_in_one_statement(
-            api_key=api_key,
-            amount_micros=amount_micros,
-            request_id=request_id,
-            period_start=period_start,
-            now=now,
-        )
-    else:
-        with transaction.atomic():
-            failed, reservation = _reserve_portably(
+    for _ in range(RESERVE_ATTEMPTS):
+        if connection.vendor == "postgresql":
+            failed, reservation = reserve_in_one_statement(
                 api_key=api_key,
                 amount_micros=amount_micros,
                 request_id=request_id,
                 period_start=period_start,
+                now=now,
             )
-    if failed:
-        raise _insufficient(
-            api_key=api_key, source=failed, amount_micros=amount_micros, period_start=period_start
-        )
-    return reservation
+        else:
+            with transaction.atomic():
+                failed, reservation = _reserve_portably(
+                    api_key=api_key,
+                    amount_micros=amount_micros,
+                    request_id=request_id,
+                    period_start=period_start,
+                )
+        if not failed:
+            return reservation
+        available = _available_micros(api_key=api_key, source=failed, period_start=period_start)
+        if available < amount_micros:
+            break
+        # Holds were given back between the refusal and this read: the request fits now,
+        # and a 402 saying "needs $X, more than $X is available" would be wrong.
+    raise _insufficient(source=failed, amount_micros=amount_micros, available=available)
 
 
 def _reserve_portably(

@@ -1,8 +1,9 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
 
-from billing.models import LedgerEntry, Reservation, UsageRecord
+from billing.models import CreditAccount, LedgerEntry, Reservation, UsageRecord
 from billing.pricing import Price
 from billing.reservations import (
     reservation_create,
@@ -104,6 +105,31 @@ def test_it_refuses_what_the_balance_cannot_cover(org_a):
     assert account_state(org_a) == (3_000, 2_000)
     assert key_state(key) == (0, 2_000, 0)
     assert not Reservation.objects.filter(request_id="req_b").exists()
+
+
+def test_a_hold_given_back_during_the_refusal_lets_the_request_through(org_a):
+    """Another request's hold is released between the refusing statement and the read of
+    what is available (64 clients on one tenant): the request fits, so it is not told
+    "needs up to $X and more than $X is available"; it reserves."""
+    key = api_key_create(organization=org_a)[0]
+    credits_add(organization=org_a, amount_micros=3_000, idempotency_key="t")
+    other = reservation_create(api_key=key, amount_micros=2_000, request_id="req_a")
+    account_table = CreditAccount._meta.db_table
+    released = []
+
+    def release_after_the_refusal(execute, sql, params, many, context):
+        result = execute(sql, params, many, context)
+        if account_table in sql and "reserved_micros" in sql and not released:
+            released.append(True)
+            reservation_release(reservation=other, usage=USAGE)
+        return result
+
+    with connection.execute_wrapper(release_after_the_refusal):
+        reservation = reservation_create(api_key=key, amount_micros=2_500, request_id="req_b")
+
+    assert released
+    assert reservation.amount_micros == 2_500
+    assert account_state(org_a) == (3_000, 2_500)
 
 
 def test_it_refuses_what_the_key_limit_cannot_cover(funded_org_a):
