@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.ids import random_base62
+from billing.durability import commit_without_waiting_for_disk
 from billing.models import UsageRecord
 from billing.pricing import Price, price_actual, price_worst_case
 from billing.reservations import reservation_create, reservation_release, reservation_settle
@@ -110,7 +113,15 @@ def ocr_execute(*, api_key: ApiKey, ocr_request: OcrRequest, request_id: str) ->
     ).settle()
 
 
-def ocr_execute_held(*, api_key: ApiKey, ocr_request: OcrRequest, request_id: str) -> HeldOcr:
+def ocr_execute_held(
+    *,
+    api_key: ApiKey,
+    ocr_request: OcrRequest,
+    request_id: str,
+    hold_also: Callable[[], object] | None = None,
+) -> HeldOcr:
+    """The OCR call with its reservation still held. `hold_also()` takes a second hold
+    (a later step's worst case) in the same transaction as this one: both or neither."""
     started = time.monotonic()
     created = timezone.now()
     organization = api_key.organization
@@ -131,9 +142,19 @@ def ocr_execute_held(*, api_key: ApiKey, ocr_request: OcrRequest, request_id: st
         (price_worst_case(model=c, pages=pages, organization=organization) for c in candidates),
         key=lambda price: price.total_micros,
     )
-    reservation = reservation_create(
-        api_key=api_key, amount_micros=worst.total_micros, request_id=request_id
-    )
+    if hold_also is None:
+        reservation = reservation_create(
+            api_key=api_key, amount_micros=worst.total_micros, request_id=request_id
+        )
+    else:
+        # Taken one after the other, concurrent requests each held part of what they
+        # need and refused one another the rest: fewer got through than the balance covers.
+        with transaction.atomic():
+            commit_without_waiting_for_disk()  # holds, not money
+            reservation = reservation_create(
+                api_key=api_key, amount_micros=worst.total_micros, request_id=request_id
+            )
+            hold_also()
     usage = {
         "organization": organization,
         "api_key": api_key,

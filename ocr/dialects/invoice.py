@@ -232,7 +232,7 @@ def llm_model_for(model: str | None) -> ProviderModel | None:
 
 
 def llm_reserve(*, api_key, served: ProviderModel, request_id: str):
-    """Hold the extraction's worst case (402 before the document is even parsed)."""
+    """Hold the extraction's worst case (with the parse's, in one transaction)."""
     from billing.pricing import price_actual
     from billing.reservations import reservation_create
 

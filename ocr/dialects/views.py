@@ -192,24 +192,33 @@ class InvoiceView(OcrEndpoint):
 
     def _run(self, api_key, parsed) -> Response:
         served = invoice.llm_model_for(parsed.model)
-        # The chat model's worst case is held first: a 402 comes before any parsing.
-        reservation = None
-        if served is not None:
-            reservation = invoice.llm_reserve(
-                api_key=api_key, served=served, request_id=f"{self.request_id}-llm"
+        holds = []  # the chat model's worst case, held with the parse's: both or neither
+
+        def hold_extraction() -> None:
+            holds.append(
+                invoice.llm_reserve(
+                    api_key=api_key, served=served, request_id=f"{self.request_id}-llm"
+                )
             )
+
         held = None
         try:
             if parsed.ocr_request is not None:
                 held = ocr_execute_held(
-                    api_key=api_key, ocr_request=parsed.ocr_request, request_id=self.request_id
+                    api_key=api_key,
+                    ocr_request=parsed.ocr_request,
+                    request_id=self.request_id,
+                    hold_also=hold_extraction if served is not None else None,
                 )
+            elif served is not None:
+                hold_extraction()
         except BaseException:
-            if reservation is not None:
+            if holds:
                 invoice.llm_release(
-                    reservation=reservation, api_key=api_key, served=served, error=None
+                    reservation=holds[0], api_key=api_key, served=served, error=None
                 )
             raise
+        reservation = holds[0] if holds else None
         text = held.result.text if held is not None else (parsed.annotation_text or "")
         # The parse is charged only once the extraction has succeeded too: a request that
         # fails costs nothing (llm_extract settles or releases its own hold).

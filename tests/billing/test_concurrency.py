@@ -1,5 +1,7 @@
 """Reservations under real concurrency: 50 threads, each with its own PostgreSQL connection."""
 
+import base64
+import json
 import threading
 
 import pytest
@@ -7,12 +9,18 @@ from django.db import connection, connections
 
 from accounts.services import tenant_create
 from billing.models import CreditAccount, LedgerEntry, Reservation, UsageRecord
-from billing.pricing import Price
+from billing.pricing import Price, price_actual, price_worst_case
 from billing.reservations import reservation_create, reservation_settle
 from billing.services import credits_add
 from config.api import ApiError
 from keys.services import api_key_create
+from ocr.dialects.invoice import LLM_WORST_INPUT_TOKENS, LLM_WORST_OUTPUT_TOKENS
+from ocr.models import ProviderModel
 from tests.billing.helpers import SEEDED_TRANSACTIONS, USAGE, assert_ledger_clean
+from tests.ocr.dialect_support import client_with
+from tests.ocr.documents import make_pdf
+
+pytest_plugins = ["tests.fakes.fixtures"]
 
 pytestmark = pytest.mark.skipif(
     connection.vendor != "postgresql",
@@ -20,6 +28,18 @@ pytestmark = pytest.mark.skipif(
 )
 
 THREADS = 50
+INVOICE_ANSWER = {
+    "vendor": {"name": "ACME", "address": None, "tax_id": None},
+    "invoice_number": "42",
+    "invoice_date": None,
+    "due_date": None,
+    "currency": "USD",
+    "subtotal": "1.00",
+    "tax": "0.00",
+    "total": "1.00",
+    "line_items": [],
+    "bill_to": None,
+}
 PRICE = Price(provider_cost_micros=1_000, fee_micros=55, total_micros=1_055)
 
 
@@ -107,4 +127,58 @@ def test_a_key_limit_covering_ten_lets_exactly_ten_through():
         1_000_000_000 - 10 * PRICE.total_micros,
         0,
     )
+    assert_ledger_clean()
+
+
+INVOICE_THREADS = 20
+
+
+@SEEDED_TRANSACTIONS
+def test_invoices_with_a_chat_step_covering_five_let_exactly_five_through(
+    fake_openai, provider_for
+):
+    """Seed 002 with a chat model holds two amounts, the parse's and the extraction's.
+    Held one after the other, 20 requests at once took the extraction holds of more than
+    five requests and then refused each other's parse: fewer than five got through on a
+    balance covering five. Both are held together, or neither."""
+    org = tenant_create(slug="race-invoice", owner_email="race-invoice@example.com")
+    served = provider_for(fake_openai, model="extractor", prices={"per_request_micros": 1_000})
+    fake_openai.replies.extend([json.dumps(INVOICE_ANSWER)] * INVOICE_THREADS)
+    parse = price_worst_case(
+        model=ProviderModel.objects.get(name="local/rapidocr"), pages=1, organization=org
+    )
+    extraction = price_actual(
+        model=served,
+        pages=0,
+        input_tokens=LLM_WORST_INPUT_TOKENS,
+        output_tokens=LLM_WORST_OUTPUT_TOKENS,
+        upstream_cost_micros=None,
+        organization=org,
+    )
+    each = parse.total_micros + extraction.total_micros
+    credits_add(organization=org, amount_micros=5 * each, idempotency_key="fund")
+    secret = api_key_create(organization=org)[1]
+    body = {"pdfBase64": base64.b64encode(make_pdf([["Invoice No: 42", "Total 1.00"]])).decode()}
+    body["model"] = "extractor"
+    barrier = threading.Barrier(INVOICE_THREADS)
+    statuses: list[int] = []
+
+    def request() -> None:
+        try:
+            client = client_with(secret)
+            barrier.wait()
+            response = client.post("/api/ocr-structured-v4", body, format="json")
+            statuses.append(response.status_code)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=request) for _ in range(INVOICE_THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert sorted(statuses) == [200] * 5 + [402] * (INVOICE_THREADS - 5)
+    account = CreditAccount.objects.get(organization=org)
+    assert (account.balance_micros, account.reserved_micros) == (0, 0)
     assert_ledger_clean()
