@@ -10,14 +10,23 @@ Reading the health costs a cache round trip on every request, so each worker kee
 it read for `OCR_PROVIDER_HEALTH_CACHE_S` seconds (default 1; 0 in tests): another
 worker's cool-down reaches this one within that time, and what this worker records
 itself is seen at once (its own copy is dropped on every write).
+
+Health is advice: when the cache cannot be reached (Redis down), providers count as
+healthy and nothing is recorded, rather than every OCR request failing with a 500.
 """
 
 from __future__ import annotations
 
+import logging
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from django.conf import settings
 from django.core.cache import cache
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 clock = time.time
 snapshot_clock = time.monotonic
@@ -38,8 +47,17 @@ def _setting(name: str, default: float) -> float:
     return float(getattr(settings, name, default))
 
 
+def _shared(action: Callable[[], T], unavailable: T) -> T:
+    """`action()` on the shared cache, or `unavailable` when the cache cannot be reached."""
+    try:
+        return action()
+    except Exception:  # noqa: BLE001 - any backend's outage (Redis, a full disk)
+        logger.warning("provider health: the shared cache is unavailable", exc_info=True)
+        return unavailable
+
+
 def provider_cooling_down(*, slug: str) -> bool:
-    until = cache.get(_cooldown_key(slug))
+    until = _shared(lambda: cache.get(_cooldown_key(slug)), None)
     return until is not None and float(until) > clock()
 
 
@@ -57,7 +75,8 @@ def provider_health_get(*, slugs: list[str]) -> dict[str, tuple[bool, int]]:
     missing = [slug for slug in slugs if slug not in entries]
     if missing:
         keys = {slug: (_cooldown_key(slug), _failures_key(slug)) for slug in missing}
-        found = cache.get_many([key for pair in keys.values() for key in pair])
+        names = [key for pair in keys.values() for key in pair]
+        found = _shared(lambda: cache.get_many(names), {})
         for slug, (cooldown_key, failures_key) in keys.items():
             until = found.get(cooldown_key)
             entry = (
@@ -80,7 +99,7 @@ def _forget(slug: str) -> None:
 def provider_failure_record(*, slug: str) -> bool:
     """Count one failure; returns True when this failure started a cool-down."""
     try:
-        return _failure_count(slug)
+        return _shared(lambda: _failure_count(slug), False)
     finally:
         _forget(slug)  # after the writes, so no thread here re-reads the state before them
 
@@ -105,10 +124,10 @@ def _failure_count(slug: str) -> bool:
 
 def provider_success_record(*, slug: str) -> None:
     """A success ends the streak (callers skip this when they know there is none)."""
-    cache.delete(_failures_key(slug))
+    _shared(lambda: cache.delete(_failures_key(slug)), None)
     _forget(slug)
 
 
 def provider_health_reset(*, slug: str) -> None:
-    cache.delete_many([_failures_key(slug), _cooldown_key(slug)])
+    _shared(lambda: cache.delete_many([_failures_key(slug), _cooldown_key(slug)]), None)
     _forget(slug)

@@ -219,6 +219,24 @@ def test_a_success_resets_the_failure_streak(fake_mistral, provider_for, setting
     assert not health.provider_cooling_down(slug=model.provider.slug)
 
 
+def test_an_unreachable_shared_cache_leaves_providers_usable(fake_openai, provider_for, settings):
+    """Redis down: the rate limit falls back to the database, and the providers' health,
+    which is only advice, must not turn every OCR request into a 500 either."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens there
+        }
+    }
+    model = provider_for(fake_openai, model="m")
+    fake_openai.fail("500")  # a failure to record, then a success
+
+    result = ocr([model])
+
+    assert result.provider == model.provider.slug
+    assert not health.provider_cooling_down(slug=model.provider.slug)
+
+
 def test_a_document_no_provider_can_read_is_502_extraction_error(
     fake_cloudflare, provider_for, settings
 ):
