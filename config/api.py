@@ -76,6 +76,10 @@ def as_api_error(exc: Exception) -> ApiError | None:
 
     if isinstance(exc, Http404):
         return ApiError(404, "not_found", "Not found.")
+    from config.bodies import IncompleteBody
+
+    if isinstance(exc, IncompleteBody):  # nothing of it was run, or charged
+        return ApiError(400, "invalid_request_body", str(exc))
     for exc_type, (status, code) in _DRF_CODES.items():
         if isinstance(exc, exc_type):
             detail = getattr(exc, "detail", str(exc))

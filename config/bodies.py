@@ -27,6 +27,13 @@ body the application read to the end costs one empty read.
 Both only on streams known to end with the body (gunicorn's, Django's LimitedStream):
 PEP 3333 lets another server hand over its socket, where a read past the body would wait
 for the client's next request.
+
+Cut-off bodies. gunicorn hands the application what arrived of a body that ends before
+its Content-Length (the client closed, or fell silent past the read timeout of
+config/gunicorn_worker.py) as if it were the whole body, without an error. A JSON
+document that happened to be complete was then run and charged, also when the client,
+silent, never got the answer. Such a body raises `IncompleteBody` when the read comes
+up short: 400 `invalid_request_body`, nothing run, nothing charged.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from django.core.exceptions import BadRequest
 from django.core.handlers.wsgi import LimitedStream
 
 DRAIN_MAX_SECONDS = 10.0
@@ -65,7 +73,44 @@ def largest_accepted_body() -> int:
 
 def _bounded(stream: Any) -> bool:
     """Whether reading `stream` ends with the request's body."""
+    if isinstance(stream, WholeBody):
+        return True
     return isinstance(stream, LimitedStream) or type(stream).__module__.startswith("gunicorn.")
+
+
+class IncompleteBody(BadRequest):
+    """The body ended before its Content-Length: the client closed or fell silent."""
+
+
+class WholeBody:
+    """A body stream that raises `IncompleteBody` where it ends before `length` bytes."""
+
+    def __init__(self, stream: Any, length: int) -> None:
+        self.stream = stream
+        self.remaining = length
+
+    def read(self, size: int | None = -1) -> bytes:
+        wanted = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        data = self.stream.read(size)
+        while len(data) < wanted:  # a short read: more to come, or the end
+            more = self.stream.read(wanted - len(data))
+            if not more:
+                self._cut_off(len(data))
+            data += more
+        self.remaining -= len(data)
+        return data
+
+    def readline(self, size: int | None = -1) -> bytes:
+        line = self.stream.readline(size)
+        if not line and self.remaining > 0 and size != 0:
+            self._cut_off(0)
+        self.remaining -= len(line)
+        return line
+
+    def _cut_off(self, read: int) -> None:
+        raise IncompleteBody(
+            f"The request body ended {self.remaining - read} bytes before its Content-Length."
+        )
 
 
 class BrokenBody(Exception):
@@ -167,6 +212,9 @@ def with_whole_bodies(app: WsgiApp) -> WsgiApp:
         if spooled:
             # Read to its end already, or past the limit, where gunicorn closes.
             return app(environ, start_response)
+        length = _announced_length(environ)
+        if length and _bounded(environ.get("wsgi.input")):
+            environ["wsgi.input"] = WholeBody(environ["wsgi.input"], length)
         response = app(environ, start_response)
         drain_request_body(environ)
         return response

@@ -13,6 +13,8 @@ from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
+from config.bodies import IncompleteBody
+
 API_PREFIXES = ("/api/", "/v1/", "/stripe/", "/ocr/")
 API_PATHS = ("/ocr", "/healthz")
 
@@ -33,6 +35,8 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
         return _envelope(400, "invalid_request_body", "The form has too many fields.")
     if isinstance(exception, RequestDataTooBig):
         return _envelope(400, "invalid_request_body", "The form's fields are too large.")
+    if isinstance(exception, IncompleteBody):
+        return _envelope(400, "invalid_request_body", str(exception))
     return _envelope(400, "invalid_request", "The request could not be read.")
 
 

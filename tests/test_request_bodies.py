@@ -6,6 +6,9 @@
   it failed with "server disconnected".
 - A chunked body (no Content-Length) reaches the endpoint: Django reads a body only up
   to CONTENT_LENGTH, so it used to see an empty one.
+- A body cut off before its Content-Length is refused, not run: gunicorn handed what
+  had arrived on as the whole body, and a JSON document complete by chance was run and
+  charged (also when the client, silent, never got the answer).
 """
 
 from __future__ import annotations
@@ -14,11 +17,12 @@ import base64
 import http.client
 import io
 import json
+import socket
 
 import pytest
 from django.core.handlers.wsgi import LimitedStream
 
-from config.bodies import drain_request_body, with_whole_bodies
+from config.bodies import IncompleteBody, drain_request_body, with_whole_bodies
 from tests.live_gunicorn import gunicorn_running, manage, sqlite_env
 
 MALFORMED_KEY = "sk-ar-not-a-real-key"  # refused before any database lookup: 401
@@ -203,3 +207,48 @@ def test_a_stream_that_may_not_end_with_the_body_is_left_alone():
     raw = io.BytesIO(b"z" * 1000)  # what a server handing over its socket file looks like
     drain_request_body({"wsgi.input": raw, "CONTENT_LENGTH": "10"}, max_bytes=4000)
     assert raw.tell() == 0
+
+
+def test_a_body_cut_off_before_its_content_length_is_refused_not_run(server):
+    port, secret = server
+    # Complete JSON, announced 100 bytes longer than sent: the client then closes its side
+    # (or falls silent past the read timeout, which reads the same).
+    damaged = json.dumps({"base64": base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\0" * 40).decode()})
+    body = damaged.encode()
+    head = (
+        f"POST /v1/ocr HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {secret}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {len(body) + 100}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head + body)
+        sock.shutdown(socket.SHUT_WR)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    status_line, _, rest = answer.partition(b"\r\n")
+    payload = json.loads(rest.partition(b"\r\n\r\n")[2])
+    # Not "invalid_document": the document never reached the pipeline (a readable one
+    # was run and charged).
+    assert status_line == b"HTTP/1.1 400 Bad Request", answer[:300]
+    assert payload["error"]["code"] == "invalid_request_body"
+    assert "100 bytes before its Content-Length" in payload["error"]["message"]
+
+
+def _reading(size: int):
+    """An application that reads `size` bytes of the body and returns them."""
+    return with_whole_bodies(lambda environ, _: [environ["wsgi.input"].read(size)])
+
+
+def _body_of(data: bytes, length: int) -> dict:
+    return {"wsgi.input": LimitedStream(io.BytesIO(data), length), "CONTENT_LENGTH": str(length)}
+
+
+@pytest.mark.parametrize("size", [-1, 10, 100])
+def test_a_body_shorter_than_its_content_length_raises_where_it_ends(size):
+    with pytest.raises(IncompleteBody, match="4 bytes before its Content-Length"):
+        _reading(size)(_body_of(b"abcdef", 10), lambda *a: None)
+
+
+def test_a_whole_body_reads_as_before():
+    assert _reading(-1)(_body_of(b"abcdef", 6), lambda *a: None) == [b"abcdef"]
+    assert _reading(4)(_body_of(b"abcdef", 10), lambda *a: None) == [b"abcd"]  # not there yet
