@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
@@ -65,6 +66,13 @@ _DRF_CODES = {
 }
 
 
+_FORM_LIMITS = {
+    TooManyFieldsSent: "The form has too many fields.",
+    TooManyFilesSent: "The form has too many files.",
+    RequestDataTooBig: "The form's fields are too large.",
+}
+
+
 def as_api_error(exc: Exception) -> ApiError | None:
     """The ApiError for a known exception (ours, DRF's, Django's 404); None otherwise."""
     if isinstance(exc, ApiError):
@@ -80,6 +88,11 @@ def as_api_error(exc: Exception) -> ApiError | None:
 
     if isinstance(exc, IncompleteBody):  # nothing of it was run, or charged
         return ApiError(400, "invalid_request_body", str(exc))
+    # Django's own limits on a form, met while the view reads the body: answered by the
+    # view, in its dialect's shape and with its headers, not by Django's 400 page.
+    for exc_type, message in _FORM_LIMITS.items():
+        if isinstance(exc, exc_type):
+            return ApiError(400, "invalid_request_body", message)
     for exc_type, (status, code) in _DRF_CODES.items():
         if isinstance(exc, exc_type):
             detail = getattr(exc, "detail", str(exc))

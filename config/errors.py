@@ -9,7 +9,7 @@ API client gets the envelope with a stable code; the dashboard keeps Django's pa
 
 from __future__ import annotations
 
-from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
@@ -33,6 +33,8 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
         return defaults.bad_request(request, exception)
     if isinstance(exception, TooManyFieldsSent):
         return _envelope(400, "invalid_request_body", "The form has too many fields.")
+    if isinstance(exception, TooManyFilesSent):
+        return _envelope(400, "invalid_request_body", "The form has too many files.")
     if isinstance(exception, RequestDataTooBig):
         return _envelope(400, "invalid_request_body", "The form's fields are too large.")
     if isinstance(exception, IncompleteBody):

@@ -45,3 +45,35 @@ def test_a_crash_is_a_json_500_on_api_paths_only(rf):
         b'{"error": {"code": "internal_error", "message": "Something went wrong on our side."}}'
     )
     assert page.status_code == 500 and page["Content-Type"].startswith("text/html")
+
+
+def _many_files(count: int) -> dict:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return {f"file{n}": SimpleUploadedFile(f"{n}.png", b"x") for n in range(count)}
+
+
+@pytest.mark.parametrize(
+    "fields,message",
+    [
+        ({f"field{number}": "x" for number in range(500)}, "The form has too many fields."),
+        (_many_files(150), "The form has too many files."),  # over DATA_UPLOAD_MAX_NUMBER_FILES
+    ],
+)
+@pytest.mark.parametrize("path", ["/api/v1/ocr/extract", "/ocr", "/api/upload"])
+def test_a_form_over_djangos_limits_is_answered_by_the_endpoint(
+    client_for, api_key, funded_org_a, path, fields, message
+):
+    """In the endpoint's own error shape (003's `{"error": "<message>", "code"}`), with its
+    request id and cost headers: Django's handler answered in the platform envelope,
+    without them."""
+    response = client_for(api_key[1]).post(path, fields)
+
+    assert response.status_code == 400
+    assert response["X-Request-Id"].startswith("req_")
+    assert response["X-Cost-Usd"] == "0.000000"
+    error = response.json()["error"]
+    if path == "/api/upload":
+        assert error == message and response.json()["code"] == "invalid_request_body"
+    else:
+        assert error == {"code": "invalid_request_body", "message": message}
