@@ -21,12 +21,12 @@ from django.db import IntegrityError, transaction
 from django.http import JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from accounts.models import Organization
 from billing.models import CreditAccount, LedgerEntry, StripeEvent
 from billing.services import credits_add
 from billing.stripe_checkout import MICROS_PER_CENT
+from config.errors import require_methods
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def _error(status: int, code: str, message: str) -> JsonResponse:
 
 
 @csrf_exempt
-@require_POST
+@require_methods("POST")
 def stripe_webhook(request):
     secret = settings.STRIPE_WEBHOOK_SECRET
     if not secret:

@@ -3,15 +3,19 @@
 Errors raised inside a DRF view already come out as `{"error": {"code", "message"}}`.
 These handlers cover what Django answers itself: an unknown URL (404), a request it
 refuses before any view runs or while reading a form (400: too many fields, a
-suspicious file name, a disallowed host), a CSRF refusal (403) and a crash (500). An
-API client gets the envelope with a stable code; the dashboard keeps Django's pages.
+suspicious file name, a disallowed host), a CSRF refusal (403, `CSRF_FAILURE_VIEW`), a
+crash (500), and a method the plain Django views of the API do not take (405,
+`require_methods`). An API client gets the envelope with a stable code; the dashboard
+keeps Django's pages.
 """
 
 from __future__ import annotations
 
+from functools import wraps
+
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.views import defaults
+from django.views import csrf, defaults
 
 from config.bodies import IncompleteBody
 
@@ -46,6 +50,33 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
     if not is_api_request(request):
         return defaults.permission_denied(request, exception)
     return _envelope(403, "forbidden", "This request is not allowed.")
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    if not is_api_request(request):
+        return csrf.csrf_failure(request, reason)
+    return _envelope(403, "forbidden", "This request is not allowed.")
+
+
+def require_methods(*methods: str):
+    """Django's `require_http_methods` for the plain (non-DRF) views of the API: another
+    method is 405 `method_not_allowed` in the envelope, with `Allow`, where Django's
+    answer is an empty text/html page."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+            if request.method not in methods:
+                response = _envelope(
+                    405, "method_not_allowed", f'Method "{request.method}" not allowed.'
+                )
+                response["Allow"] = ", ".join(methods)
+                return response
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

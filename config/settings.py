@@ -21,6 +21,7 @@ API_KEY_CACHE = env.bool("API_KEY_CACHE", default=True)
 # with `Host: evil.example` got password-reset and invitation links pointing there.
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+CSRF_FAILURE_VIEW = "config.errors.csrf_failure"  # JSON on API paths
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000")
 # Served over https (directly or behind a TLS proxy that sets X-Forwarded-Proto): cookies
 # only over TLS, the proxy's scheme trusted, HSTS for a year. Off for the local default.

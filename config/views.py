@@ -1,8 +1,13 @@
 from django.conf import settings
 from django.db import connection
 from django.http import JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from config.errors import require_methods
 
 
+@csrf_exempt  # a POST is refused 405 below, not with Django's CSRF page
+@require_methods("GET", "HEAD")
 def healthz(request):
     """For load balancers: 200 when the database (and Redis, when configured) answer."""
     checks = {}

@@ -77,3 +77,37 @@ def test_a_form_over_djangos_limits_is_answered_by_the_endpoint(
         assert error == message and response.json()["code"] == "invalid_request_body"
     else:
         assert error == {"code": "invalid_request_body", "message": message}
+
+
+@pytest.mark.parametrize(
+    "method,path,allow",
+    [
+        ("post", "/healthz", "GET, HEAD"),
+        ("put", "/healthz", "GET, HEAD"),
+        ("delete", "/healthz", "GET, HEAD"),
+        ("get", "/stripe/webhook", "POST"),
+        ("put", "/stripe/webhook", "POST"),
+    ],
+)
+def test_the_plain_api_views_refuse_other_methods_with_a_json_405(method, path, allow, db):
+    """/healthz answered Django's HTML CSRF page (403), the webhook an empty text/html 405."""
+    from django.test import Client
+
+    response = getattr(Client(enforce_csrf_checks=True), method)(path)
+
+    assert response.status_code == 405
+    assert response["Allow"] == allow
+    assert response.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_a_csrf_refusal_is_a_json_403_on_api_paths_only(rf):
+    from config.errors import csrf_failure
+
+    api = csrf_failure(rf.post("/healthz"), reason="CSRF cookie not set.")
+    page = csrf_failure(rf.post("/dashboard/keys/new/"), reason="CSRF cookie not set.")
+
+    assert api.status_code == 403 and api["Content-Type"] == "application/json"
+    assert api.content == (
+        b'{"error": {"code": "forbidden", "message": "This request is not allowed."}}'
+    )
+    assert page.status_code == 403 and page["Content-Type"].startswith("text/html")
