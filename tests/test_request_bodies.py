@@ -252,3 +252,31 @@ def test_a_body_shorter_than_its_content_length_raises_where_it_ends(size):
 def test_a_whole_body_reads_as_before():
     assert _reading(-1)(_body_of(b"abcdef", 6), lambda *a: None) == [b"abcdef"]
     assert _reading(4)(_body_of(b"abcdef", 10), lambda *a: None) == [b"abcd"]  # not there yet
+
+
+@pytest.mark.parametrize(
+    "headers,status,code",
+    [
+        ("Content-Length: -5\r\n", 400, "invalid_request"),
+        ("Content-Length: 5\r\nContent-Length: 6\r\n", 400, "invalid_request"),
+        ("Content-Length: 5\r\nTransfer-Encoding: chunked\r\n", 400, "invalid_request"),
+        ("Expect: something\r\n", 417, "expectation_failed"),
+        (f"X-Long: {'a' * 9000}\r\n", 431, "headers_too_large"),
+    ],
+)
+def test_a_request_gunicorn_refuses_is_answered_in_json(server, headers, status, code):
+    """gunicorn answers these before the application, with an HTML page of its own."""
+    port, secret = server
+    request = (
+        f"POST /api/v1/ocr/extract HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {secret}\r\n{headers}\r\n12345"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(f"HTTP/1.1 {status} ".encode()), answer[:300]
+    assert b"\r\nContent-Type: application/json\r\n" in head
+    assert json.loads(body)["error"]["code"] == code

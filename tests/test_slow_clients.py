@@ -8,6 +8,7 @@ main thread lingered 2 s on each (16 s during which nobody was answered).
 
 from __future__ import annotations
 
+import json
 import socket
 import time
 
@@ -76,3 +77,33 @@ def test_stalled_clients_are_let_go_and_others_are_served(base_url, first_bytes)
     finally:
         for sock in stalled:
             sock.close()
+
+
+def test_gunicorns_error_page_becomes_the_json_envelope():
+    from gunicorn import util
+
+    from config.gunicorn_worker import json_error_page
+
+    class Capture:
+        sent = b""
+
+        def gettimeout(self):
+            return 0.0
+
+        def sendall(self, data):
+            self.sent += data
+
+    sock = Capture()
+    util.write_error(sock, 431, "Request Header Fields Too Large", "Error parsing headers: 'x<'")
+    answer = json_error_page(sock.sent)
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.split(b"\r\n") == [
+        b"HTTP/1.1 431 Request Header Fields Too Large",
+        b"Connection: close",
+        b"Content-Type: application/json",
+        b"Content-Length: %d" % len(body),
+    ]
+    assert json.loads(body) == {
+        "error": {"code": "headers_too_large", "message": "Error parsing headers: 'x<'"}
+    }
