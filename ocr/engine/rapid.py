@@ -39,6 +39,11 @@ DET_MAX_PIXELS = 1_600_000
 # either side, whose probability maps are stitched (a worker's peak stays near 500 MiB).
 DET_BAND_PIXELS = 800_000
 DET_BAND_MARGIN = 96
+# A detector input (or band) whose pixels span fewer grey levels than this holds no ink:
+# the model, seeing no text anywhere, fills its map with specks of noise (over a thousand
+# on a blank band, crowding real lines out of RapidOCR's 1000 candidates), so such an
+# input is given an empty map without running the model.
+DET_BLANK_LEVELS = 32
 REC_BATCH = 1
 # The 180-degree vote: pieces of the widest lines, a few a line, each no wider than the
 # classifier's own input shape (192x48 px) allows without squeezing the letters.
@@ -384,7 +389,7 @@ def det_banded(model, tensor: np.ndarray) -> np.ndarray:
     the page beyond it on both sides and only its own rows (or columns) kept."""
     height, width = tensor.shape[2:]
     if height * width <= DET_BAND_PIXELS:
-        return model(tensor)
+        return _det_unless_blank(model, tensor)
     axis = 2 if height >= width else 3  # bands across the longer side
     length = tensor.shape[axis]
     count = math.ceil(height * width / DET_BAND_PIXELS)
@@ -393,9 +398,15 @@ def det_banded(model, tensor: np.ndarray) -> np.ndarray:
     for start in range(0, length, step):
         stop = min(length, start + step)
         lo, hi = max(0, start - DET_BAND_MARGIN), min(length, stop + DET_BAND_MARGIN)
-        band = model(np.ascontiguousarray(_along(tensor, axis, lo, hi)))
+        band = _det_unless_blank(model, np.ascontiguousarray(_along(tensor, axis, lo, hi)))
         _along(out, axis, start, stop)[...] = _along(band, axis, start - lo, stop - lo)
     return out
+
+
+def _det_unless_blank(model, tensor: np.ndarray) -> np.ndarray:
+    if float(tensor.max() - tensor.min()) * 127.5 < DET_BLANK_LEVELS:
+        return np.zeros((1, 1, *tensor.shape[2:]), dtype=np.float32)
+    return model(tensor)
 
 
 def _along(array: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:
