@@ -3,7 +3,7 @@
 No OCR and no rendering: a born-digital page's own text is exact and costs about a
 millisecond. A page counts as having a text layer when it has real characters, unless
 it is a scan with only a few stray characters, or a line or two of stamp, over a
-full-page image (then it is OCRed).
+full-page image, or its fonts give no Unicode for its characters (then it is OCRed).
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ _SCAN_TEXT_MAX_CHARS = 40
 # fax header, a Bates number or a copier stamp, not the page's text (a scanner's own OCR
 # layer covers its lines, far more than this).
 _SCAN_TEXT_MAX_AREA = 0.03
+# More than this share of a page's characters without a Unicode value (a font without a
+# ToUnicode map whose codes are glyph ids: "7KHTXLFN" for "The quick"): the text layer
+# is garbage and the page is OCRed.
+_UNMAPPED_MAX_SHARE = 0.25
+_UNMAPPED_SAMPLE = 400
 
 
 def text_normalize(text: str) -> str:
@@ -40,6 +45,20 @@ def _image_coverage(page, width: float, height: float) -> float:
     return covered / max(width * height, 1.0)
 
 
+def _unmapped_share(textpage) -> float:
+    """The share of the page's characters (a sample of them) PDFium found no Unicode for."""
+    import pypdfium2.raw as pdfium_c
+
+    count = textpage.count_chars()
+    checked = unmapped = 0
+    for char_index in range(0, count, max(1, count // _UNMAPPED_SAMPLE)):
+        if pdfium_c.FPDFText_IsGenerated(textpage.raw, char_index) == 1:
+            continue  # a space or line break PDFium inferred from positions
+        checked += 1
+        unmapped += pdfium_c.FPDFText_HasUnicodeMapError(textpage.raw, char_index) == 1
+    return unmapped / max(checked, 1)
+
+
 def _page_read(page, index: int) -> PageResult | None:
     width, height = page.get_size()
     textpage = page.get_textpage()
@@ -47,6 +66,8 @@ def _page_read(page, index: int) -> PageResult | None:
         text = text_normalize(textpage.get_text_range())
         if not any(ch.isalnum() for ch in text):
             return None
+        if _unmapped_share(textpage) > _UNMAPPED_MAX_SHARE:
+            return None  # glyph ids, not text: the rendered page reads right
         scanned = _image_coverage(page, width, height) > 0.5
         if len(text) < _SCAN_TEXT_MAX_CHARS and scanned:
             return None

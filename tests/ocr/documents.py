@@ -217,3 +217,41 @@ def image_bytes(image: Image.Image, fmt: str, **options) -> bytes:
 
 def normalize_words(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
+
+
+def make_pdf_embedded_font(lines: list[str], *, to_unicode: bool = True) -> bytes:
+    """A US Letter page of `lines` in 16 pt, written by PDFium with Pillow's bundled font
+    embedded as a CID font (Identity-H), as office software writes text.
+
+    With `to_unicode=False` the font's ToUnicode map is hidden, as in PDFs whose text
+    layer cannot be extracted: the page looks right, its text comes out as glyph ids.
+    """
+    import ctypes
+
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
+    from PIL import ImageFont
+
+    pdf = pdfium.PdfDocument.new()
+    page = pdf.new_page(612, 792)
+    font_data = ImageFont.load_default(size=10).font_bytes
+    buffer = (ctypes.c_uint8 * len(font_data)).from_buffer_copy(font_data)
+    font = pdfium_c.FPDFText_LoadFont(
+        pdf.raw, buffer, len(font_data), pdfium_c.FPDF_FONT_TRUETYPE, True
+    )
+    for number, line in enumerate(lines):
+        text = pdfium_c.FPDFPageObj_CreateTextObj(pdf.raw, font, 16)
+        wide = (line + "\x00").encode("utf-16-le")
+        pdfium_c.FPDFText_SetText(
+            text, ctypes.cast(ctypes.c_char_p(wide), ctypes.POINTER(pdfium_c.FPDF_WCHAR))
+        )
+        pdfium_c.FPDFPageObj_Transform(text, 1, 0, 0, 1, 72, 720 - number * 24)
+        pdfium_c.FPDFPage_InsertObject(page.raw, text)
+    pdfium_c.FPDFPage_GenerateContent(page.raw)
+    out = io.BytesIO()
+    pdf.save(out)
+    pdf.close()
+    data = out.getvalue()
+    if not to_unicode:
+        data = data.replace(b"/ToUnicode", b"/ToUnicodX")  # same length: the xref holds
+    return data

@@ -24,7 +24,14 @@ from ocr.engine.pool import pool_get, pool_map, pool_shutdown
 from ocr.engine.rapid import DET_BAND_MARGIN, DET_BAND_PIXELS, det_banded
 from ocr.engine.worker import peak_rss_mib
 from ocr.intake.document import document_open
-from tests.ocr.documents import cer, image_bytes, make_pdf, sroie_reference, word_f1
+from tests.ocr.documents import (
+    cer,
+    image_bytes,
+    make_pdf,
+    make_pdf_embedded_font,
+    sroie_reference,
+    word_f1,
+)
 
 
 def run(data: bytes, **kwargs):
@@ -291,6 +298,21 @@ def test_a_scanners_own_ocr_layer_is_read_as_text(corpus):
 
     assert page.from_text_layer
     assert "quick brown dog" in page.markdown
+
+
+@pytest.mark.parametrize("to_unicode", [True, False], ids=["mapped", "no-tounicode"])
+def test_a_text_layer_without_unicode_mapping_is_ocred_not_returned_as_glyph_ids(to_unicode):
+    lines = [
+        "The quick brown fox jumps over the lazy dog.",
+        "Invoice number 2024-0042, total 1,234.56 EUR.",
+        "Payment is due within thirty days.",
+    ]
+    # The same page with and without its font's ToUnicode map: without it PDFium's text
+    # was glyph ids ("7KHTXLFN EURZQ...", CER 0.97), returned as the page's text.
+    (page,) = run(make_pdf_embedded_font(lines, to_unicode=to_unicode)).pages
+
+    assert page.from_text_layer is to_unicode
+    assert cer(markdown_plain(page.markdown), "\n".join(lines)) <= (0 if to_unicode else 0.02)
 
 
 def test_a_multi_page_tiff_gives_every_page(corpus):
