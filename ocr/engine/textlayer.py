@@ -30,6 +30,9 @@ _UNMAPPED_SAMPLE = 400
 
 
 def text_normalize(text: str) -> str:
+    # PDFium marks a hyphen that ends a line, the word going on below, as U+FFFE and
+    # leaves out the line break: both go back as printed ("exam-" / "ple").
+    text = text.replace("\ufffe", "-\n")
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     text = _CONTROL.sub("", text)
     return "\n".join(line.rstrip() for line in text.split("\n")).strip()

@@ -248,6 +248,17 @@ def test_a_text_layer_pdf_is_read_exactly_without_ocr(settings):
     assert (result.pages[0].width, result.pages[0].height, result.pages[0].dpi) == (612, 792, 72)
 
 
+def test_a_word_hyphenated_at_a_line_end_keeps_its_hyphen_and_line_break(settings):
+    # PDFium gives a line-end hyphen as U+FFFE and drops the line break after it; the
+    # text came back as "This is an example of" and "wellKnown".
+    lines = ["This is an exam-", "ple of a well-", "Known case, 2024-", "0042."]
+    settings.OCR_PAGE_TIMEOUT_S = 0
+
+    (page,) = run(make_pdf([lines])).pages
+
+    assert page.markdown == "\n".join(lines)
+
+
 def test_an_encrypted_pdf_is_read_with_its_password():
     data = make_pdf([["Confidential figures"]], password="s3cret")
 
