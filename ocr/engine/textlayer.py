@@ -8,7 +8,9 @@ full-page image, or its fonts give no Unicode for its characters (then it is OCR
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 
 from ocr.engine.layout import rows_build
 from ocr.engine.tasks import Line
@@ -62,9 +64,33 @@ def _unmapped_share(textpage) -> float:
     return unmapped / max(checked, 1)
 
 
+def _upright_rotation(textpage) -> int | None:
+    """The page rotation (0, 90, 180, 270) under which most of the characters stand
+    upright, from a sample of them; None when PDFium gives no angles."""
+    import pypdfium2.raw as pdfium_c
+
+    count = textpage.count_chars()
+    votes: Counter[int] = Counter()
+    for char_index in range(0, count, max(1, count // _UNMAPPED_SAMPLE)):
+        angle = pdfium_c.FPDFText_GetCharAngle(textpage.raw, char_index)
+        if angle >= 0:  # clockwise on the unrotated page, in radians; -1: none
+            votes[round(math.degrees(angle) / 90) % 4] += 1
+    if not votes:
+        return None
+    return (360 - votes.most_common(1)[0][0] * 90) % 360
+
+
 def _page_read(page, index: int) -> PageResult | None:
-    width, height = page.get_size()
     textpage = page.get_textpage()
+    # PDFium orders lines as they stand on the page shown with its /Rotate: lines that
+    # then run downwards come out last line first. Read with the page turned so that
+    # its text stands upright (its size and boxes too, as an OCRed page's).
+    upright = _upright_rotation(textpage)
+    if upright is not None and upright != page.get_rotation():
+        textpage.close()
+        page.set_rotation(upright)
+        textpage = page.get_textpage()
+    width, height = page.get_size()
     try:
         text = text_normalize(textpage.get_text_range())
         if not any(ch.isalnum() for ch in text):
