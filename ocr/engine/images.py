@@ -75,6 +75,26 @@ def _to_rgb(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+_EXIF_ORIENTATION = 0x0112
+# EXIF orientation -> the transpose that shows the pixels as the camera meant them (1, or
+# no tag, is as stored). The engine turns pages itself, but never mirrors them.
+_EXIF_TURNS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_EXIF_SWAPS = {
+    Image.Transpose.TRANSPOSE,
+    Image.Transpose.ROTATE_270,
+    Image.Transpose.TRANSVERSE,
+    Image.Transpose.ROTATE_90,
+}
+
+
 def image_page_load(task: PageTask) -> PageImage:
     source = io.BytesIO(task.data) if task.data is not None else task.path
     try:
@@ -83,6 +103,7 @@ def image_page_load(task: PageTask) -> PageImage:
             image = Image.open(source)
             if task.index:
                 image.seek(task.index)
+            turn = _EXIF_TURNS.get(image.getexif().get(_EXIF_ORIENTATION, 1))
             width, height = image.size
             if width * height > task.max_pixels:
                 raise PageDecodeError("too many pixels")
@@ -99,6 +120,12 @@ def image_page_load(task: PageTask) -> PageImage:
             if image.format == "JPEG" and scale < 0.9:
                 image.draft("RGB", (int(width * scale) + 1, int(height * scale) + 1))
             image = _to_rgb(image)
+            if turn is not None:
+                # A camera's JPEG stores its pixels as the sensor saw them and says in
+                # EXIF how to show them: the page is read, and reported, as shown.
+                image = image.transpose(turn)
+                if turn in _EXIF_SWAPS:
+                    width, height = height, width
     except PageDecodeError:
         raise
     except Exception as exc:  # damaged files raise many PIL and codec errors
