@@ -6,7 +6,8 @@ gets its pool's processes killed (a running onnxruntime call cannot be interrupt
 other way) and the next call builds a fresh pool. Other requests whose pages were queued
 or running in the killed pool are not at fault: their unfinished pages run once more on
 the fresh pool. A worker that crashed is different (the crashing page is not known), so
-every request with pages in that pool gets `ocr_extraction_error`.
+every request with pages in that pool gets `ocr_extraction_error`; one that died while
+idle is found by the next caller's first submission, which then runs on a fresh pool.
 
 A page's time limit runs from when it starts, not from when it was queued: the pool
 runs pages in submission order, so a page has started once fewer than OCR_WORKERS
@@ -129,6 +130,11 @@ class _KilledForAnother(Exception):
     """The pool was killed because another caller's page overran its time limit."""
 
 
+class _BrokenBeforeUse(Exception):
+    """The pool was found broken before any page of this caller went into it: a worker
+    died while idle (killed, out of memory) and no caller had noticed yet."""
+
+
 def pool_map(
     fn: Callable[[Any], Any], items: Sequence[Any], *, timeout_s: float | None = None
 ) -> list[Any]:
@@ -136,7 +142,7 @@ def pool_map(
 
     The limit runs from the moment the item starts (see the module's docstring). Items
     left unfinished when another caller's overrun killed the pool are run once more on a
-    fresh pool.
+    fresh pool, as are all of them when the pool was broken before the first went in.
     """
     if not items:
         return []
@@ -144,7 +150,7 @@ def pool_map(
     results: list[Any] = []
     try:
         _pool_run(fn, items, timeout_s=timeout_s, results=results, retry_allowed=True)
-    except _KilledForAnother:
+    except (_KilledForAnother, _BrokenBeforeUse):
         _pool_run(
             fn, items[len(results) :], timeout_s=timeout_s, results=results, retry_allowed=False
         )
@@ -178,6 +184,10 @@ def _pool_run(
         try:
             future = _queued(pool, fn, items[len(futures)])
         except (BrokenProcessPool, RuntimeError) as exc:
+            if retry_allowed and not futures:
+                # Nothing of ours ran in it: the next call's fresh pool runs it all.
+                pool_discard(pool)
+                raise _BrokenBeforeUse from exc
             raise stopped("The OCR engine is restarting; try again.") from exc
         futures.append((future, time.monotonic() + queue_timeout))
 

@@ -507,6 +507,22 @@ def test_a_worker_crash_is_an_extraction_error_and_the_pool_recovers(corpus):
     assert "This is a lot" in plain(run((corpus / "tesseract" / "phototest.tif").read_bytes()))
 
 
+def test_a_worker_killed_while_idle_costs_the_next_request_nothing():
+    """A worker killed between requests (kill -9, the out-of-memory killer) leaves a broken
+    pool that no request has noticed yet: the next one gets a fresh pool, not a 502."""
+    pool = pool_get()
+    assert pool_map(abs, [-1]) == [1]  # the pool has its worker
+    for process in list(pool._processes.values()):
+        process.kill()
+    deadline = time.monotonic() + 10
+    while not pool._broken and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the executor has seen the worker die
+    assert pool._broken
+
+    assert pool_map(abs, [-2, -3]) == [2, 3]
+    assert pool_get() is not pool
+
+
 def test_a_page_over_its_time_limit_is_an_extraction_error_and_the_pool_recovers(corpus):
     started = time.monotonic()
     with pytest.raises(ApiError) as caught:
