@@ -7,12 +7,16 @@ dialects with an envelope of their own (seed 003) render `ApiError` themselves.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
+from django.db import InterfaceError, OperationalError
 from django.http import JsonResponse
 from rest_framework import exceptions as drf_exceptions
 from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
 
 
 class ApiError(Exception):
@@ -51,6 +55,22 @@ def error_json_response(error: ApiError) -> JsonResponse:
     for name, value in error.headers.items():
         response[name] = value
     return response
+
+
+def database_unavailable() -> ApiError:
+    """The database cannot be reached (down, restarting, out of connections): a 503 the
+    client may retry, not a crash."""
+    return ApiError(
+        503,
+        "service_unavailable",
+        "The service is temporarily unavailable (database unreachable). Retry shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+# What psycopg and sqlite3 raise when the server cannot be reached or went away mid-way
+# (Django wraps both), as opposed to a statement the database refused.
+DATABASE_UNAVAILABLE_ERRORS = (OperationalError, InterfaceError)
 
 
 _DRF_CODES = {
@@ -93,6 +113,9 @@ def as_api_error(exc: Exception) -> ApiError | None:
     for exc_type, message in _FORM_LIMITS.items():
         if isinstance(exc, exc_type):
             return ApiError(400, "invalid_request_body", message)
+    if isinstance(exc, DATABASE_UNAVAILABLE_ERRORS):
+        logger.warning("database unavailable: %s", exc)
+        return database_unavailable()
     for exc_type, (status, code) in _DRF_CODES.items():
         if isinstance(exc, exc_type):
             detail = getattr(exc, "detail", str(exc))

@@ -4,19 +4,21 @@ Errors raised inside a DRF view already come out as `{"error": {"code", "message
 These handlers cover what Django answers itself: an unknown URL (404), a request it
 refuses before any view runs or while reading a form (400: too many fields, a
 suspicious file name, a disallowed host), a CSRF refusal (403, `CSRF_FAILURE_VIEW`), a
-crash (500), and a method the plain Django views of the API do not take (405,
-`require_methods`). An API client gets the envelope with a stable code; the dashboard
-keeps Django's pages.
+crash (500, or 503 when the database could not be reached), and a method the plain
+Django views of the API do not take (405, `require_methods`). An API client gets the
+envelope with a stable code; the dashboard keeps Django's pages.
 """
 
 from __future__ import annotations
 
+import sys
 from functools import wraps
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import csrf, defaults
 
+from config.api import DATABASE_UNAVAILABLE_ERRORS, database_unavailable, error_json_response
 from config.bodies import IncompleteBody
 
 API_PREFIXES = ("/api/", "/v1/", "/stripe/", "/ocr/")
@@ -88,4 +90,8 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
 def server_error(request: HttpRequest) -> HttpResponse:
     if not is_api_request(request):
         return defaults.server_error(request)
+    # Django calls this while handling the exception, so it is still at hand: a database
+    # that went away outside a view (a middleware's query) is a 503 too.
+    if isinstance(sys.exc_info()[1], DATABASE_UNAVAILABLE_ERRORS):
+        return error_json_response(database_unavailable())
     return _envelope(500, "internal_error", "Something went wrong on our side.")

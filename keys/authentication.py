@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.exceptions import AuthenticationFailed
+from rest_framework.exceptions import APIException, AuthenticationFailed
 from rest_framework.permissions import BasePermission
 
-from config.api import ApiError
+from config.api import DATABASE_UNAVAILABLE_ERRORS, ApiError, database_unavailable
 from keys import cache as key_cache
 from keys.models import ApiKey
 from keys.selectors import api_key_authenticate, api_key_authenticate_cached
@@ -56,6 +56,18 @@ class KeyAuthenticationFailed(AuthenticationFailed):
         self.api_error = error
 
 
+class KeyCheckUnavailable(APIException):
+    """The key could not be read (the database is unreachable): 503. A DRF type for the
+    same reason as above: any other exception is raised again by every later read of
+    `request.auth` (the answer's own headers read it), and the 503 became a 500."""
+
+    status_code = 503
+
+    def __init__(self) -> None:
+        self.api_error = database_unavailable()
+        super().__init__(self.api_error.message, code=self.api_error.code)
+
+
 class ApiKeyAuthentication(BaseAuthentication):
     """A view with `key_cache = True` may get its key from the process cache; it must then
     pass `request.key_epoch` to the rate limit's key check (`cached_key_check`)."""
@@ -70,9 +82,11 @@ class ApiKeyAuthentication(BaseAuthentication):
                 key, request.key_epoch = api_key_authenticate_cached(secret=secret)
             else:
                 key = api_key_authenticate(secret=secret)
+            api_key_touch(key=key)
         except ApiError as error:
             raise KeyAuthenticationFailed(error) from None
-        api_key_touch(key=key)
+        except DATABASE_UNAVAILABLE_ERRORS as error:
+            raise KeyCheckUnavailable from error
         return KeyPrincipal(key), key
 
     def authenticate_header(self, request) -> str:

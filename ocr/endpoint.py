@@ -18,7 +18,7 @@ from rest_framework.views import APIView
 from billing.money import micros_to_usd_str
 from billing.ratelimit import RateLimitTicket, ratelimit_acquire
 from billing.selectors import credits_available_micros
-from config.api import ApiError, as_api_error, error_response
+from config.api import DATABASE_UNAVAILABLE_ERRORS, ApiError, as_api_error, error_response
 from config.parsers import SafeJSONParser
 from keys.authentication import ApiKeyAuthentication, cached_key_check, require_key
 from keys.models import ApiKey
@@ -131,11 +131,19 @@ class OcrEndpoint(APIView):
         if not response.has_header("X-Cost-Usd"):
             response["X-Cost-Usd"] = "0.000000"
             key = request.auth if isinstance(request.auth, ApiKey) else None
-            if key is not None:
-                response["X-Credits-Remaining-Usd"] = micros_to_usd_str(
-                    credits_available_micros(organization=key.organization)
-                )
+            credits = credits_remaining_header(key) if key is not None else None
+            if credits is not None:
+                response["X-Credits-Remaining-Usd"] = credits
         return response
+
+
+def credits_remaining_header(key: ApiKey) -> str | None:
+    """X-Credits-Remaining-Usd for an answer that charged nothing; None when the database
+    cannot say (the answer is then most likely its 503, which must not become a 500)."""
+    try:
+        return micros_to_usd_str(credits_available_micros(organization=key.organization))
+    except DATABASE_UNAVAILABLE_ERRORS:
+        return None
 
 
 def _human_size(limit: int) -> str:

@@ -3,6 +3,8 @@ connection, and a connection the server closed is replaced before it fails a req
 
 from __future__ import annotations
 
+import contextlib
+import json
 import time
 
 import psycopg
@@ -78,3 +80,62 @@ def test_prepared_statements_show_in_the_query_log(api_key):
     (query,) = queries.captured_queries
     assert query["sql"].startswith("SELECT k.")
     assert f"'{api_key[0].lookup_prefix}'" in query["sql"]
+
+
+@contextlib.contextmanager
+def _database_unreachable():
+    """The default connection pointed at a database that cannot be reached (nothing
+    listens on port 1; a SQLite file in a directory that does not exist)."""
+    connection.close()
+    saved = dict(connection.settings_dict)
+    if connection.vendor == "postgresql":
+        connection.settings_dict.update(HOST="127.0.0.1", PORT="1")
+    else:
+        connection.settings_dict["NAME"] = "/nonexistent-directory/db.sqlite3"
+    try:
+        yield
+    finally:
+        connection.close()
+        connection.settings_dict.clear()
+        connection.settings_dict.update(saved)
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("path", "field"),
+    [("/api/v1/ocr/extract", "image"), ("/ocr", "file"), ("/api/upload", "file")],
+)
+def test_an_unreachable_database_is_a_json_503_on_api_paths(client_for, api_key, path, field):
+    _require_postgresql()  # closing SQLite's in-memory test database would lose it
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.ocr.dialect_support import phototest_png
+
+    upload = SimpleUploadedFile("page.png", phototest_png(), content_type="image/png")
+    with _database_unreachable():
+        response = client_for(api_key[1]).post(path, {field: upload})
+        key_info = client_for(api_key[1]).get("/api/v1/key")
+        health = client_for(None).get("/healthz")
+
+    assert response.status_code == 503, response.content
+    assert response["Content-Type"] == "application/json"
+    assert "database" in str(response.json()["error"])
+    assert int(response["Retry-After"]) > 0
+    assert key_info.status_code == 503
+    assert key_info.json()["error"]["code"] == "service_unavailable"
+    assert health.status_code == 503
+    assert health.json()["database"] == "error"
+
+
+def test_a_crash_of_the_database_outside_a_view_is_a_json_503(rf):
+    from django.db import OperationalError
+
+    from config.errors import server_error
+
+    try:
+        raise OperationalError("connection refused")
+    except OperationalError:
+        response = server_error(rf.post("/v1/ocr"))
+
+    assert response.status_code == 503
+    assert json.loads(response.content)["error"]["code"] == "service_unavailable"

@@ -30,7 +30,7 @@ from ocr.dialects import (
     uploads,
 )
 from ocr.dialects.common import MiB, is_multipart, request_body
-from ocr.endpoint import OcrEndpoint
+from ocr.endpoint import OcrEndpoint, credits_remaining_header
 from ocr.pipeline import ocr_execute_held, request_id_new
 
 
@@ -316,9 +316,9 @@ class _KeyView(APIView):
         response.setdefault("X-Cost-Usd", "0.000000")
         key = request.auth if isinstance(request.auth, ApiKey) else None
         if key is not None and not response.has_header("X-Credits-Remaining-Usd"):
-            response["X-Credits-Remaining-Usd"] = micros_to_usd_str(
-                credits_available_micros(organization=key.organization)
-            )
+            credits = credits_remaining_header(key)
+            if credits is not None:
+                response["X-Credits-Remaining-Usd"] = credits
         ticket: RateLimitTicket | None = getattr(self, "ticket", None)
         if ticket is not None:  # refusals carry the limit's headers too
             for name, value in ticket.headers().items():
