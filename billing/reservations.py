@@ -23,6 +23,7 @@ from billing.periods import period_start_for
 from billing.pricing import Price
 from billing.reservations_pg import reserve_in_one_statement, settle_in_one_statement
 from config.api import ApiError
+from config.database import connection_check
 from keys.models import ApiKey
 
 logger = logging.getLogger(__name__)
@@ -126,6 +127,7 @@ def reservation_create(*, api_key: ApiKey, amount_micros: int, request_id: str) 
     """Hold `amount_micros` against the tenant's balance and the key's limit, or 402."""
     if amount_micros < 0:
         raise ValueError("a reservation cannot be negative")
+    connection_check()
     now = timezone.now()
     period_start = period_start_for(limit_reset=api_key.limit_reset, now=now)
     for _ in range(RESERVE_ATTEMPTS):
@@ -258,6 +260,7 @@ def reservation_settle(*, reservation: Reservation, price: Price, usage: dict) -
     The record carries two extra attributes for response headers, `balance_after_micros`
     and `available_after_micros` (balance minus other reservations), at no extra query.
     """
+    connection_check()
     charge = max(0, min(price.total_micros, reservation.amount_micros))
     if price.total_micros > reservation.amount_micros:
         logger.warning(
@@ -339,6 +342,7 @@ def _release_hold(reservation: Reservation) -> tuple[int, int] | None:
 
 def reservation_release(*, reservation: Reservation, usage: dict) -> UsageRecord:
     """Give the hold back (the call failed) and record the failed request at zero cost."""
+    connection_check()
     row = None
     with transaction.atomic():
         commit_without_waiting_for_disk()

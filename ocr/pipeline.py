@@ -23,6 +23,7 @@ from billing.pricing import Price, price_actual, price_worst_case
 from billing.reservations import reservation_create, reservation_release, reservation_settle
 from billing.selectors import credits_available_micros
 from config.api import ApiError
+from config.database import connection_check
 from keys.models import ApiKey
 from ocr.intake.document import Document, document_open
 from ocr.intake.sources import source_load
@@ -135,6 +136,7 @@ def ocr_execute_held(
         password=ocr_request.password,
         pages=ocr_request.pages,
     )
+    connection_check()  # the intake may have taken a while (a URL fetch)
     candidates = route_candidates(model=ocr_request.model, provider_id=ocr_request.provider_id)
     pages = len(document.pages)
     # Failover may land on any candidate: hold the most expensive one's worst case.
@@ -184,6 +186,7 @@ def ocr_execute_held(
         raise
 
     served = _served_model(candidates, result)
+    connection_check()  # the call may have taken minutes
     try:
         price = price_actual(
             model=served,

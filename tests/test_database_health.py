@@ -139,3 +139,99 @@ def test_a_crash_of_the_database_outside_a_view_is_a_json_503(rf):
 
     assert response.status_code == 503
     assert json.loads(response.content)["error"]["code"] == "service_unavailable"
+
+
+def _terminate(pid: int) -> None:
+    """The server closes backend `pid`, as a restart or an idle timeout would; returns
+    once the notice has reached our socket."""
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as other:
+        assert other.execute("SELECT pg_terminate_backend(%s)", [pid]).fetchone()[0]
+    deadline = time.monotonic() + 5
+    while connection._idle_and_quiet() and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_settlement_after_the_connection_was_closed_mid_request_charges_once(
+    funded_org_a, api_key
+):
+    """The server closed the connection while the provider ran: the settlement runs on a
+    new one, instead of a 500 that left the hold to the sweeper."""
+    _require_postgresql()
+    from billing.models import Reservation
+    from billing.pricing import Price
+    from billing.reservations import reservation_create, reservation_settle
+    from billing.selectors import credits_available_micros
+
+    key = api_key[0]
+    before = credits_available_micros(organization=funded_org_a)
+    reservation = reservation_create(api_key=key, amount_micros=50_000, request_id="req_dropped")
+    _terminate(_backend_pid())  # while "the provider runs"
+
+    record = reservation_settle(
+        reservation=reservation,
+        price=Price(10_000, 2_000, 12_000),
+        usage={"organization": funded_org_a, "api_key": key, "dialect": "000", "pages": 1},
+    )
+
+    assert record.total_micros == 12_000
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.SETTLED
+    assert credits_available_micros(organization=funded_org_a) == before - 12_000
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_release_after_the_connection_was_closed_gives_the_hold_back(funded_org_a, api_key):
+    _require_postgresql()
+    from billing.models import Reservation
+    from billing.reservations import reservation_create, reservation_release
+    from billing.selectors import credits_available_micros
+
+    key = api_key[0]
+    before = credits_available_micros(organization=funded_org_a)
+    reservation = reservation_create(api_key=key, amount_micros=50_000, request_id="req_dropped")
+    _terminate(_backend_pid())
+
+    reservation_release(
+        reservation=reservation,
+        usage={"organization": funded_org_a, "api_key": key, "dialect": "000", "pages": 0},
+    )
+
+    reservation.refresh_from_db()
+    assert reservation.status == Reservation.Status.RELEASED
+    assert credits_available_micros(organization=funded_org_a) == before
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_ocr_request_whose_connection_closed_while_the_engine_ran_is_answered_once(
+    client_for, funded_org_a, api_key, monkeypatch
+):
+    """The provider call is where a request waits longest; the pricing and settlement
+    after it run on a new connection when the server closed the old one meanwhile."""
+    _require_postgresql()
+    import importlib
+
+    from django.apps import apps
+
+    from billing.models import Reservation
+    from ocr import pipeline
+    from tests.ocr.dialect_support import data_url, phototest_png
+
+    # A transactional test's flush empties migration data: the local provider's rows.
+    importlib.import_module("ocr.migrations.0002_seed_local_provider").seed(apps, None)
+    real_call = pipeline.route_call
+
+    def call_then_lose_the_connection(**kwargs):
+        result = real_call(**kwargs)
+        _terminate(_backend_pid())
+        return result
+
+    monkeypatch.setattr(pipeline, "route_call", call_then_lose_the_connection)
+
+    response = client_for(api_key[1]).post(
+        "/v1/ocr", {"base64": data_url(phototest_png())}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert Reservation.objects.get().status == Reservation.Status.SETTLED
