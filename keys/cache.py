@@ -39,9 +39,19 @@ def enabled() -> bool:
 
 
 def epoch_seen(epoch: str | None) -> None:
-    """Record the epoch a rate-limit decision returned (None: Redis was not asked)."""
-    if epoch is not None:
-        _state["epoch"] = epoch
+    """Record the epoch a rate-limit decision returned.
+
+    None: Redis could not be asked (the decision fell back to the database). A change
+    made meanwhile could not replace the epoch, and Redis may come back with the one it
+    had (a network blip, a restart from its dump file), so nothing read before or during
+    the outage is filed under it: this process forgets its entries and files none until
+    a decision returns an epoch again."""
+    if epoch is None:
+        if _state["epoch"] is not None or _entries:
+            _state["epoch"] = None
+            forget_all()
+        return
+    _state["epoch"] = epoch
 
 
 def cached(lookup_prefix: str):

@@ -213,3 +213,22 @@ def test_with_redis_unreachable_every_request_reads_the_key(key, client_for, set
     response = _refused_body(client_for, secret)
 
     assert response.status_code == 401
+
+
+def test_a_key_read_while_redis_was_away_is_not_trusted_when_it_comes_back(
+    key, client_for, settings, redis_on
+):
+    """Redis unreachable for a moment, then back with its data (a network blip, a restart
+    from its dump): a revocation made meanwhile could not replace the epoch, so nothing
+    this process read before or during the outage may be trusted under the old one."""
+    api_key, secret = key
+    _warm(client_for, secret)
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
+    assert _refused_body(client_for, secret).status_code == 400  # the key, read again
+    # Another process revokes it; its epoch bump cannot reach Redis either.
+    ApiKey.objects.filter(pk=api_key.pk).update(revoked_at=timezone.now())
+
+    settings.REDIS_URL = redis_on  # back, with the epoch it had
+    response = _refused_body(client_for, secret)
+
+    assert response.status_code == 401
