@@ -23,6 +23,11 @@ def organization_create(
     slug = slugify(slug)
     if not slug:
         raise ApiError(400, "invalid_request", "The organization slug is empty.")
+    max_length = Organization._meta.get_field("slug").max_length
+    if len(slug) > max_length:  # else a DataError from PostgreSQL, a traceback
+        raise ApiError(
+            400, "invalid_request", f"The organization slug is longer than {max_length} characters."
+        )
     if Organization.objects.filter(slug=slug).exists():
         raise ApiError(409, "conflict", f"Organization '{slug}' already exists.")
     with transaction.atomic():
@@ -89,7 +94,19 @@ def user_signup(*, email: str, password: str) -> tuple[User, Organization]:
 
 
 def tenant_create(*, slug: str, owner_email: str, password: str | None = None) -> Organization:
-    """Operator path: an organization and its owner (created when new)."""
+    """Operator path: an organization and its owner (created when new).
+
+    The slug is taken as typed or refused, never changed: the commands that follow
+    (create_key, add_credits) find the tenant by the slug the operator typed, and
+    'Acme Inc' silently stored as 'acme-inc' was 'No organization' to each of them."""
+    if slug.strip() and slugify(slug) != slug:
+        suggestion = slugify(slug)
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"{slug!r} is not a slug: use lower-case letters, digits, hyphens and underscores"
+            + (f" (such as {suggestion!r})." if suggestion else "."),
+        )
     with transaction.atomic():
         user = user_by_email(owner_email)
         if user is None:

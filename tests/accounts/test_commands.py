@@ -72,6 +72,24 @@ def test_create_tenant_refuses_bad_input(args, db):
     assert not Organization.objects.exists()
 
 
+@pytest.mark.parametrize(
+    ("slug", "suggestion"), [("Acme Inc", "acme-inc"), ("ACME", "acme"), ("acmé", "acme")]
+)
+def test_create_tenant_refuses_a_slug_it_would_have_to_change(slug, suggestion, db):
+    """create_key and add_credits find the tenant by the slug as typed: stored changed,
+    the tenant was 'No organization' to both."""
+    with pytest.raises(CommandError, match=f"not a slug.*'{suggestion}'"):
+        run("create_tenant", slug, "--owner-email", "x@acme.test")
+    assert not Organization.objects.exists()
+
+
+def test_create_tenant_refuses_a_slug_longer_than_its_column(db):
+    with pytest.raises(CommandError, match="longer than 60"):
+        run("create_tenant", "x" * 61, "--owner-email", "x@acme.test")
+    assert not Organization.objects.exists()
+    run("create_tenant", "x" * 60, "--owner-email", "x@acme.test")
+
+
 def test_create_tenant_refuses_a_taken_slug(db):
     run("create_tenant", "acme", "--owner-email", "a@acme.test")
     with pytest.raises(CommandError, match="already exists"):
