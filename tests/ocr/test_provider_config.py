@@ -245,6 +245,9 @@ def test_it_refuses_a_missing_file_and_bad_json(db, tmp_path):
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(CommandError, match="not valid JSON"):
         call_command("load_providers", str(tmp_path / "bad.json"))
+    (tmp_path / "latin1.json").write_bytes('{"providers": ["é"]}'.encode("latin-1"))
+    with pytest.raises(CommandError, match="not valid JSON"):  # was a UnicodeDecodeError
+        call_command("load_providers", str(tmp_path / "latin1.json"))
 
 
 def test_a_row_naming_a_platform_secret_never_sends_it(db, monkeypatch):

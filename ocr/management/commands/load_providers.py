@@ -31,6 +31,8 @@ class Command(BaseCommand):
                     text = handle.read()
         except OSError as exc:
             raise CommandError(f"cannot read {path}: {exc.strerror}") from exc
+        except UnicodeDecodeError as exc:
+            raise CommandError(f"{path} is not valid JSON: it is not UTF-8 text") from exc
         try:
             # Decimals, not floats: prices must survive the trip exactly.
             data = json.loads(text, parse_float=Decimal)
