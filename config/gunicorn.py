@@ -14,6 +14,10 @@ threads = int(os.environ.get("GUNICORN_THREADS", "32"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "180"))
 graceful_timeout = 30
 accesslog = os.environ.get("GUNICORN_ACCESSLOG") or None
+# gunicorn 25+ opens a control socket for `gunicornc` at one path per user
+# (~/.gunicorn/gunicorn.ctl): a second server on the host (another port, a test run)
+# took it over, and the first to stop deleted it under the other. Nothing here uses it.
+control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET", "0") != "1"
 
 
 def post_worker_init(worker):
