@@ -1,7 +1,5 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
-PORT ?= 8000
-export PORT
 
 .PHONY: install run test lint bench migrate
 

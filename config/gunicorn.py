@@ -1,6 +1,13 @@
 """gunicorn settings. Threads per worker so slow upstream calls do not block a worker."""
 
 import os
+from pathlib import Path
+
+import environ
+
+# gunicorn reads its variables (PORT, WEB_CONCURRENCY, GUNICORN_*) before Django's
+# settings load .env: read it here too, so those in .env apply (the environment wins).
+environ.Env.read_env(Path(__file__).resolve().parent.parent / ".env", overwrite=False)
 
 bind = f"127.0.0.1:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

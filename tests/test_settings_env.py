@@ -1,0 +1,53 @@
+"""Settings from the environment and from a `.env` copied from `.env.example`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import environ
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _settings(env: dict[str, str], *names: str) -> list[str]:
+    """The named settings as a fresh process sees them under `env`."""
+    code = (
+        "import django; django.setup(); from django.conf import settings as s; "
+        f"print(*(repr(getattr(s, n)) for n in {names!r}), sep='\\n')"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result.stdout.splitlines()
+
+
+def test_every_value_of_the_example_is_read_without_its_comment(monkeypatch):
+    """django-environ keeps what follows a value, '# comment' included: a copied example
+    had API_KEY_CACHE, DATABASE_PREPARED_STATEMENTS and OCR_WARM_ON_START off and a
+    pepper ending in a sentence."""
+    read: dict[str, str] = {}
+    monkeypatch.setattr(environ.Env, "ENVIRON", read)
+    environ.Env.read_env(ROOT / ".env.example", overwrite=True)
+
+    assert read["API_KEY_CACHE"] == "true"
+    assert read["OCR_PROVIDER_HEALTH_CACHE_S"] == "1"
+    assert [name for name, value in read.items() if "#" in value or value != value.strip()] == []
+
+
+def test_an_empty_path_in_dot_env_is_the_default_not_the_working_directory():
+    media_root, cache = _settings(
+        {"MEDIA_ROOT": "", "FILE_CACHE_DIR": "", "REDIS_URL": ""},
+        "MEDIA_ROOT",
+        "CACHES",
+    )
+    assert media_root == repr(ROOT / "var" / "media")
+    assert repr(str(ROOT / "var" / "cache")) in cache
