@@ -176,3 +176,30 @@ def test_the_commands_work_from_a_shell_script(tmp_path):
         stdin=secret,
     )
     assert check.stdout.strip() == "acme"
+
+
+def test_bootstrap_demo_prints_the_demo_once_and_then_nothing(db):
+    out, _ = run("bootstrap_demo")
+    secret = re.search(r"API key: +(\S+)", out).group(1)
+    assert api_key_authenticate(secret=secret).organization.slug == "demo"
+
+    assert run("bootstrap_demo") == ("", "")
+    assert Organization.objects.count() == 1
+    assert get_user_model().objects.count() == 1
+
+
+def test_bootstrap_demo_cut_short_leaves_nothing_and_runs_again(db, monkeypatch):
+    """Else the superuser stays, its password never shown, and no later run makes the
+    demo."""
+
+    def fail(**kwargs):
+        raise RuntimeError("cut short")
+
+    monkeypatch.setattr("accounts.management.commands.bootstrap_demo.api_key_create", fail)
+    with pytest.raises(RuntimeError):
+        run("bootstrap_demo")
+    assert not get_user_model().objects.exists()
+    monkeypatch.undo()
+
+    out, _ = run("bootstrap_demo")
+    assert "API key:" in out

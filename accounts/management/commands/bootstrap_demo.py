@@ -2,6 +2,7 @@ import secrets
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
+from django.db import transaction
 
 from accounts.models import Organization
 from accounts.services import organization_create
@@ -18,16 +19,19 @@ class Command(BaseCommand):
         if User.objects.exists() or Organization.objects.exists():
             return
         password = secrets.token_urlsafe(12)
-        admin = User.objects.create_superuser("admin", "admin@example.com", password)
-        org = organization_create(slug="demo", name="Demo tenant", owner=admin)
-        credits_add(
-            organization=org,
-            amount_micros=usd_to_micros(5),
-            kind="adjustment",
-            idempotency_key=f"demo-credits:{org.public_id}",
-            note="Demo credits",
-        )
-        _, secret = api_key_create(organization=org, name="demo")
+        # All or nothing: a run cut short (a crash, Ctrl-C) used to leave the superuser,
+        # whose password was never shown, and every later run then skipped the demo.
+        with transaction.atomic():
+            admin = User.objects.create_superuser("admin", "admin@example.com", password)
+            org = organization_create(slug="demo", name="Demo tenant", owner=admin)
+            credits_add(
+                organization=org,
+                amount_micros=usd_to_micros(5),
+                kind="adjustment",
+                idempotency_key=f"demo-credits:{org.public_id}",
+                note="Demo credits",
+            )
+            _, secret = api_key_create(organization=org, name="demo")
         self.stdout.write(
             "\n".join(
                 [
