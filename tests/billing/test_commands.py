@@ -103,3 +103,15 @@ def test_sweep_releases_reservations_left_by_crashed_workers(funded_org_a):
     assert account_state(funded_org_a) == (10_000_000, 2_000)
     assert run("sweep_reservations", "--older-than", "0").startswith("released 1 ")
     assert account_state(funded_org_a) == (10_000_000, 0)
+
+
+@pytest.mark.parametrize("older_than", ["-5", "nan", "inf", "1e300"])
+def test_sweep_refuses_an_age_that_is_not_a_number_of_seconds(funded_org_a, older_than):
+    """-5 released the holds of requests still running; the others were tracebacks."""
+    key = api_key_create(organization=funded_org_a)[0]
+    reservation_create(api_key=key, amount_micros=2_000, request_id="req_running")
+
+    with pytest.raises(CommandError, match="--older-than"):
+        run("sweep_reservations", "--older-than", older_than)
+
+    assert account_state(funded_org_a) == (10_000_000, 2_000)

@@ -1,8 +1,13 @@
+import math
+
 from django.conf import settings
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from billing.ratelimit_db import ratelimit_purge
 from billing.reservations import reservation_sweep
+
+# A year: far past any request; beyond timedelta's range the value was a traceback.
+MAX_OLDER_THAN_S = 365 * 24 * 3600
 
 
 class Command(BaseCommand):
@@ -20,6 +25,13 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        released = reservation_sweep(older_than_s=options["older_than"])
+        older_than = options["older_than"]
+        # Negative put the cutoff in the future: every hold was released, those of the
+        # requests running at that moment included.
+        if not (math.isfinite(older_than) and 0 <= older_than <= MAX_OLDER_THAN_S):
+            raise CommandError(
+                f"--older-than must be a number of seconds from 0 to {MAX_OLDER_THAN_S:,}"
+            )
+        released = reservation_sweep(older_than_s=older_than)
         purged = ratelimit_purge()
         self.stdout.write(f"released {released} reservations, purged {purged} rate-limit rows")
