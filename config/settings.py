@@ -113,6 +113,10 @@ if REDIS_URL:
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "ocrgw",
+            # The rate limiter's bounds (billing/ratelimit_redis.py). redis-py's default is
+            # 5 s: a Redis that hung (a partition, a stopped process) added 5 s to every
+            # OCR request's provider-health read and to /healthz.
+            "OPTIONS": {"socket_timeout": 1.0, "socket_connect_timeout": 0.5},
         }
     }
 else:

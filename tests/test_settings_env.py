@@ -51,3 +51,30 @@ def test_an_empty_path_in_dot_env_is_the_default_not_the_working_directory():
     )
     assert media_root == repr(ROOT / "var" / "media")
     assert repr(str(ROOT / "var" / "cache")) in cache
+
+
+def test_a_redis_that_hangs_costs_the_shared_cache_a_second_not_five():
+    """A listening socket that never answers, as a Redis stopped with SIGSTOP or behind a
+    partition: the cache call gives up within its timeout."""
+    import socket
+
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)  # the kernel completes the handshakes; nobody ever reads
+        url = f"redis://127.0.0.1:{hung.getsockname()[1]}/0"
+        code = (
+            "import time, django; django.setup(); from django.core.cache import cache\n"
+            "started = time.monotonic()\n"
+            "try:\n    cache.get('x')\nexcept Exception:\n    pass\n"
+            "print(time.monotonic() - started)"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", "REDIS_URL": url},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert float(result.stdout) < 3
