@@ -105,8 +105,9 @@ def _bump_now() -> None:
 
     try:
         ratelimit_redis.set_value(EPOCH_KEY, uuid.uuid4().hex)
-    except ratelimit_redis.RedisUnavailable:
+    except ratelimit_redis.RedisUnavailable as error:
         # Other workers trust their entries for at most TTL_S more seconds; while Redis
         # is down they do not use them at all (the rate limit falls back to the database
-        # and returns no epoch).
-        logger.warning("could not replace the key epoch in Redis", exc_info=True)
+        # and returns no epoch). One line, no traceback: the operator commands that
+        # change keys print to the same terminal (create_key wrote 74 lines of them).
+        logger.warning("could not replace the key epoch in Redis: %s", error)

@@ -203,3 +203,28 @@ def test_bootstrap_demo_cut_short_leaves_nothing_and_runs_again(db, monkeypatch)
 
     out, _ = run("bootstrap_demo")
     assert "API key:" in out
+
+
+def test_create_key_with_redis_down_prints_the_secret_and_one_line_of_warning():
+    """The key epoch cannot be replaced: a warning, one line per attempt, no traceback."""
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env |= {"REDIS_URL": "redis://127.0.0.1:1/0", "DATABASE_URL": "sqlite:///:memory:"}
+    script = (
+        "import django; django.setup()\n"
+        "from django.core.management import call_command\n"
+        "call_command('migrate', verbosity=0)\n"
+        "call_command('create_tenant', 'acme', '--owner-email', 'a@acme.test', stdout=open('/dev/null', 'w'))\n"
+        "call_command('create_key', 'acme')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        env={**env, "DJANGO_SETTINGS_MODULE": "config.settings"},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert SECRET_LINE.match(result.stdout)
+    assert "Traceback" not in result.stderr
+    assert all("key epoch" in line for line in result.stderr.splitlines())
