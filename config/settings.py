@@ -96,6 +96,12 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "prepare_threshold", 0 if env.bool("DATABASE_PREPARED_STATEMENTS", default=True) else None
     )
+    # libpq waits for ever on a server that accepts and never answers (hung, or behind a
+    # dead network path): every request, /healthz included, then hung until gunicorn's
+    # timeout killed its worker. Refused in time, the request is a 503 instead.
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "connect_timeout", env.int("DATABASE_CONNECT_TIMEOUT", default=5)
+    )
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL + a busy timeout let several gunicorn workers share one SQLite file.
     DATABASES["default"]["OPTIONS"] = {

@@ -78,3 +78,38 @@ def test_a_redis_that_hangs_costs_the_shared_cache_a_second_not_five():
         )
     assert result.returncode == 0, result.stderr[-2000:]
     assert float(result.stdout) < 3
+
+
+def test_a_postgresql_server_that_never_answers_is_given_up_in_time():
+    """A server that accepts and then says nothing (hung, or a dead network path): the
+    connection attempt fails after DATABASE_CONNECT_TIMEOUT instead of waiting for ever."""
+    import socket
+
+    with socket.socket() as hung:
+        hung.bind(("127.0.0.1", 0))
+        hung.listen(16)
+        url = f"postgres://nobody@127.0.0.1:{hung.getsockname()[1]}/none"
+        code = (
+            "import time, django; django.setup(); from django.db import connection\n"
+            "started = time.monotonic()\n"
+            "try:\n    connection.ensure_connection()\nexcept Exception as error:\n"
+            "    print(type(error).__name__)\n"
+            "print(time.monotonic() - started)"
+        )
+        result = subprocess.run(
+            [sys.executable, "-c", code],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "DATABASE_URL": url,
+                "DATABASE_CONNECT_TIMEOUT": "2",
+            },
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    error, elapsed = result.stdout.split()
+    assert error == "OperationalError"
+    assert float(elapsed) < 10
