@@ -1,4 +1,5 @@
-"""Middleware of the API paths: NUL characters refused, and CORS for browser clients.
+"""Middleware of the API paths: NUL characters and compressed bodies refused, and CORS for
+browser clients.
 
 NUL. Requests refused before any view: a NUL character in the path or the query string.
 
@@ -38,6 +39,18 @@ class RejectNulMiddleware:
         if _query_has_nul(request):
             return _refusal(
                 request, 400, "invalid_request", "The query string holds a NUL character."
+            )
+        coding = request.META.get("HTTP_CONTENT_ENCODING", "").strip().lower()
+        if coding not in ("", "identity") and is_api_request(request):
+            # A compressed request body is not decoded (a zip bomb would be ours to
+            # inflate): said as such (RFC 9110: 415), where the compressed bytes were read
+            # as they came and refused as "not valid JSON", or a plain body labelled gzip
+            # was taken.
+            return _refusal(
+                request,
+                415,
+                "unsupported_content_encoding",
+                f"Content-Encoding {coding[:40]!r} is not supported: send the body uncompressed.",
             )
         return self.get_response(request)
 
