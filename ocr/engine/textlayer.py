@@ -80,6 +80,29 @@ def _upright_rotation(textpage) -> int | None:
     return (360 - votes.most_common(1)[0][0] * 90) % 360
 
 
+def _shown_box(page, width: float, height: float):
+    """Maps a rectangle in the PDF's own coordinates (origin of the MediaBox, y up, before
+    /Rotate) to the page as shown: origin top left, y down, in points, as OCRed pages'
+    boxes are. Taken as they were, boxes of a turned page or of a MediaBox not starting
+    at 0,0 came out rotated or negative."""
+    import ctypes
+
+    import pypdfium2.raw as pdfium_c
+
+    size_x, size_y = max(1, round(width * 10)), max(1, round(height * 10))
+    x, y = ctypes.c_int(), ctypes.c_int()
+
+    def shown(page_x: float, page_y: float) -> tuple[float, float]:
+        pdfium_c.FPDF_PageToDevice(page.raw, 0, 0, size_x, size_y, 0, page_x, page_y, x, y)
+        return x.value / 10, y.value / 10
+
+    def to_page(left: float, bottom: float, right: float, top: float):
+        (x0, y0), (x1, y1) = shown(left, bottom), shown(right, top)
+        return (min(x0, x1), min(y0, y1), max(x0, x1), max(y0, y1))
+
+    return to_page
+
+
 def _page_read(page, index: int) -> PageResult | None:
     textpage = page.get_textpage()
     # PDFium orders lines as they stand on the page shown with its /Rotate: lines that
@@ -102,11 +125,12 @@ def _page_read(page, index: int) -> PageResult | None:
             return None
         lines = []
         text_area = 0.0
+        to_page = _shown_box(page, width, height)
         for rect_index in range(min(textpage.count_rects(), 5000)):
             left, bottom, right, top = textpage.get_rect(rect_index)
             piece = text_normalize(textpage.get_text_bounded(left, bottom, right, top))
             if piece:
-                lines.append(Line(piece, (left, height - top, right, height - bottom), 1.0))
+                lines.append(Line(piece, to_page(left, bottom, right, top), 1.0))
                 text_area += max(0.0, right - left) * max(0.0, top - bottom)
         if scanned and text_area < _SCAN_TEXT_MAX_AREA * width * height:
             return None  # the scan is the page: OCR it (the stamp is in the render too)

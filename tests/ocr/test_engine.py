@@ -320,6 +320,34 @@ def test_a_rotated_text_page_is_read_in_its_lines_order(settings, rotate, conten
     (page,) = run(_turned(make_pdf([lines]), rotate, content_turned=content_turned)).pages
 
     assert page.markdown == "\n".join(lines)
+    # Boxes are on the page as read, top to bottom, as OCRed pages' are (they were in the
+    # PDF's own coordinates: rotated, and off the page).
+    tops = [block.bbox[1] for block in page.blocks]
+    assert tops == sorted(tops)
+    if not content_turned:  # (_turned draws the other kind partly off its MediaBox)
+        for x0, y0, x1, y1 in (block.bbox for block in page.blocks):
+            assert 0 <= x0 < x1 <= page.width and 0 <= y0 < y1 <= page.height
+
+
+def test_text_boxes_count_from_the_corner_of_a_mediabox_not_at_the_origin():
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(make_pdf([["A line near the top of the page"]]))
+    page = pdf[0]
+    width, height = page.get_size()
+    left, bottom = 300.0, 500.0
+    page.set_mediabox(left, bottom, left + width, bottom + height)
+    for obj in page.get_objects():
+        obj.transform(pdfium.PdfMatrix().translate(left, bottom))
+    page.gen_content()
+    out = io.BytesIO()
+    pdf.save(out)
+
+    (result,) = run(out.getvalue()).pages
+
+    assert result.markdown == "A line near the top of the page"
+    ((x0, y0, x1, y1),) = [block.bbox for block in result.blocks]
+    assert 0 <= x0 < x1 <= result.width and 0 <= y0 < y1 <= result.height / 3
 
 
 def test_an_encrypted_pdf_is_read_with_its_password():
