@@ -26,7 +26,9 @@ API_PATHS = ("/ocr", "/healthz")
 
 
 def is_api_request(request: HttpRequest) -> bool:
-    path = request.path_info
+    """An API path, in any letter case: `/V1/OCR` is no route, but its caller is an API
+    client and gets the envelope, not the dashboard's HTML page."""
+    path = request.path_info.lower()
     return path.startswith(API_PREFIXES) or path in API_PATHS
 
 

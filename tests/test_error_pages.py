@@ -5,7 +5,10 @@ from __future__ import annotations
 import pytest
 
 
-@pytest.mark.parametrize("path", ["/v1/nope", "/api/v2/ocr", "/ocr/extra", "/api/files"])
+@pytest.mark.parametrize(
+    "path",
+    ["/v1/nope", "/api/v2/ocr", "/ocr/extra", "/api/files", "/V1/ocr", "/API/upload", "/OCR"],
+)
 def test_an_unknown_api_path_is_a_json_404(client, path, db):
     response = client.post(path, {}, content_type="application/json")
 

@@ -35,14 +35,20 @@ def _safe_filename(name: str | None) -> str:
     """The client's file name as a storage name a key can carry: ASCII letters, digits,
     `.`, `_` and `-` only (accents dropped, anything else `_`), no directory part, no
     leading dot, at most 120 characters and its extension; `upload` when nothing is left."""
-    base = os.path.basename((name or "").replace("\\", "/"))
-    ascii_name = unicodedata.normalize("NFKD", base).encode("ascii", "ignore").decode()
-    safe = _UNSAFE_RUN.sub("_", ascii_name.strip())
-    stem, extension = os.path.splitext(safe)
+    base = os.path.basename((name or "").replace("\\", "/")).strip()
+    # The extension is split off before folding, so a name folding to nothing (`счёт.png`)
+    # keeps it: `upload.png`, not `png`.
+    stem, extension = os.path.splitext(base)
+    stem, extension = _ascii_run(stem), _ascii_run(extension)
     if not _EXTENSION.fullmatch(extension):
-        stem, extension = safe, ""
+        stem, extension = stem + extension, ""
     stem = stem.strip("._-")[:120]
     return f"{stem or 'upload'}{extension}"
+
+
+def _ascii_run(text: str) -> str:
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return _UNSAFE_RUN.sub("_", folded)
 
 
 def upload_create(*, api_key, upload: Any) -> StoredUpload:

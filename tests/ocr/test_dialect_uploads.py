@@ -121,6 +121,21 @@ def test_any_file_name_gives_a_key_that_can_be_fetched(x_client, name):
     assert b"".join(fetched.streaming_content) == phototest_png()
 
 
+@pytest.mark.parametrize(
+    ("name", "ending"),
+    [
+        ("счёт.png", ("upload", ".png")),
+        ("文件.PNG", ("upload", ".PNG")),
+        ("reçu 1.png", ("recu_1", ".png")),
+    ],
+)
+def test_a_name_with_no_ascii_stem_keeps_its_extension(x_client, name, ending):
+    """The storage may add a suffix to a taken name; the stem and extension stay."""
+    stored = upload(x_client, name=name).json()["key"].rsplit("/", 1)[-1]
+
+    assert stored.startswith(ending[0]) and stored.endswith(ending[1])
+
+
 def test_another_tenants_key_is_file_not_found(x_client, api_key_b):
     key = upload(x_client).json()["key"]
 
