@@ -194,8 +194,9 @@ def _backend_decide(*, api_key, rpm, max_in_flight, token):
             return ratelimit_redis.decide(
                 api_key=api_key, rpm=rpm, max_in_flight=max_in_flight, token=token
             )
-        except ratelimit_redis.RedisUnavailable:
-            logger.warning("Redis unavailable: rate limits decided in the database")
+        except ratelimit_redis.RedisUnavailable as error:
+            if not error.skipped:  # while the breaker is open, its own line says so
+                logger.warning("Redis unavailable: rate limits decided in the database")
     from billing import ratelimit_db
 
     return ratelimit_db.decide(api_key=api_key, rpm=rpm, max_in_flight=max_in_flight, token=token)

@@ -16,6 +16,7 @@ from django.conf import settings
 from redis.connection import parse_url
 
 from billing.ratelimit import WINDOW_S, Decision, slot_ttl_ms
+from config.redis_breaker import Breaker, breaker_for
 from keys.cache import EPOCH_KEY
 
 KEY_PREFIX = "ocrgw:rl:"
@@ -58,7 +59,9 @@ return {1, 0, used + 1, wait_ms(), now, epoch}
 
 
 class RedisUnavailable(Exception):
-    pass
+    def __init__(self, message: str, *, skipped: bool = False) -> None:
+        super().__init__(message)
+        self.skipped = skipped  # not tried: the breaker is open (config/redis_breaker.py)
 
 
 @functools.cache
@@ -72,32 +75,39 @@ _SCRIPT_SHA = hashlib.sha1(DECIDE_LUA.encode()).hexdigest()
 _local = threading.local()
 
 
-def _connection(url: str) -> redis.Connection:
+def _connection(url: str) -> tuple[redis.Connection, Breaker]:
     """This thread's own connection: the two commands of every request skip the client's
     pool, retry and instrumentation layers, which cost more CPU than the commands."""
     connection = getattr(_local, "connection", None)
     if connection is None or _local.url != url:
         options = parse_url(url)
         connection_class = options.pop("connection_class", redis.Connection)
-        connection = connection_class(
-            **options, socket_timeout=1.0, socket_connect_timeout=0.5
-        )
-        _local.connection, _local.url = connection, url
-    return connection
+        connection = connection_class(**options, socket_timeout=1.0, socket_connect_timeout=0.5)
+        _local.connection, _local.url, _local.breaker = connection, url, breaker_for(url)
+    return connection, _local.breaker
 
 
 def _call(url: str, *args):
-    connection = _connection(url)
+    connection, breaker = _connection(url)
+    if not breaker.allow():
+        raise RedisUnavailable(
+            f"Redis at {breaker.name} skipped: its breaker is open", skipped=True
+        )
     try:
         connection.send_command(*args)
-        return connection.read_response()
+        reply = connection.read_response()
     except (redis.ConnectionError, redis.TimeoutError) as error:
         connection.disconnect()  # reconnects on the next command
+        breaker.failure(error)
         raise RedisUnavailable(str(error)) from error
     except redis.exceptions.NoScriptError:
+        breaker.success()
         raise  # the caller sends the script whole
     except redis.RedisError as error:
+        breaker.success()  # an error reply is an answer
         raise RedisUnavailable(str(error)) from error
+    breaker.success()
+    return reply
 
 
 def set_value(name: str, value: str) -> None:

@@ -113,10 +113,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# After a Redis call times out or cannot connect, this process leaves Redis alone for this
+# long (config/redis_breaker.py), then lets one call try it again.
+REDIS_BREAKER_COOLDOWN_S = env.float("REDIS_BREAKER_COOLDOWN_S", default=5.0)
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache behind the breaker above.
+            "BACKEND": "config.redis_cache.BreakerRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "ocrgw",
             # The rate limiter's bounds (billing/ratelimit_redis.py). redis-py's default is

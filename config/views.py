@@ -9,7 +9,12 @@ from config.errors import require_methods
 @csrf_exempt  # a POST is refused 405 below, not with Django's CSRF page
 @require_methods("GET", "HEAD")
 def healthz(request):
-    """For load balancers: 200 when the database (and Redis, when configured) answer."""
+    """For load balancers: 200 when the database answers, 503 when it does not.
+
+    Redis, when configured, is "ok" or "degraded": without it requests are still served
+    (rate limits in the database, providers counted healthy), so it does not take the
+    instance out of service. While its breaker is open (config/redis_breaker.py) it is
+    "degraded" without a call, and the status says "degraded"."""
     checks = {}
     try:
         with connection.cursor() as cursor:
@@ -18,14 +23,19 @@ def healthz(request):
     except Exception:  # noqa: BLE001 - any failure means unhealthy
         checks["database"] = "error"
     if settings.REDIS_URL:
-        try:
-            from django.core.cache import cache
+        checks["redis"] = _redis_check()
+    if checks["database"] != "ok":
+        status = "error"
+    else:
+        status = "ok" if all(value == "ok" for value in checks.values()) else "degraded"
+    return JsonResponse({"status": status, **checks}, status=503 if status == "error" else 200)
 
-            cache.set("healthz", "1", 5)
-            checks["redis"] = "ok" if cache.get("healthz") == "1" else "error"
-        except Exception:  # noqa: BLE001
-            checks["redis"] = "error"
-    healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
-    )
+
+def _redis_check() -> str:
+    from django.core.cache import cache
+
+    try:
+        cache.set("healthz", "1", 5)
+        return "ok" if cache.get("healthz") == "1" else "degraded"
+    except Exception:  # noqa: BLE001 - unreachable, timed out, breaker open
+        return "degraded"

@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 
 from accounts.services import tenant_create
 from billing.services import credits_add
+from config import redis_breaker
 from keys.services import api_key_create
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus"
@@ -77,6 +78,14 @@ def _provider_list_uncached(settings):
     snapshot per worker), and so is provider health (1 second per worker)."""
     settings.OCR_PROVIDER_CACHE_S = 0
     settings.OCR_PROVIDER_HEALTH_CACHE_S = 0
+
+
+@pytest.fixture(autouse=True)
+def _redis_breakers_closed():
+    """A Redis one test made unreachable is not skipped in the next (the breakers are per
+    process and keyed by URL: config/redis_breaker.py)."""
+    yield
+    redis_breaker.reset_all()
 
 
 def _serialized_rollback(item) -> bool:

@@ -25,6 +25,8 @@ from typing import TypeVar
 from django.conf import settings
 from django.core.cache import cache
 
+from config.redis_breaker import RedisCircuitOpen
+
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -51,6 +53,8 @@ def _shared(action: Callable[[], T], unavailable: T) -> T:
     """`action()` on the shared cache, or `unavailable` when the cache cannot be reached."""
     try:
         return action()
+    except RedisCircuitOpen:
+        return unavailable  # not tried: the breaker logged the outage once
     except Exception:  # noqa: BLE001 - any backend's outage (Redis, a full disk)
         logger.warning("provider health: the shared cache is unavailable", exc_info=True)
         return unavailable

@@ -206,7 +206,8 @@ def test_bootstrap_demo_cut_short_leaves_nothing_and_runs_again(db, monkeypatch)
 
 
 def test_create_key_with_redis_down_prints_the_secret_and_one_line_of_warning():
-    """The key epoch cannot be replaced: a warning, one line per attempt, no traceback."""
+    """The key epoch cannot be replaced: a warning, one line per attempt, no traceback
+    (and one line from the Redis breaker, config/redis_breaker.py)."""
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env |= {"REDIS_URL": "redis://127.0.0.1:1/0", "DATABASE_URL": "sqlite:///:memory:"}
     script = (
@@ -227,4 +228,6 @@ def test_create_key_with_redis_down_prints_the_secret_and_one_line_of_warning():
     assert result.returncode == 0, result.stderr[-2000:]
     assert SECRET_LINE.match(result.stdout)
     assert "Traceback" not in result.stderr
-    assert all("key epoch" in line for line in result.stderr.splitlines())
+    breaker, *epoch = result.stderr.splitlines()
+    assert breaker.startswith("Redis at 127.0.0.1:1/0 failed (Error 111 connecting")
+    assert epoch and all("key epoch" in line for line in epoch)
