@@ -7,6 +7,7 @@ app hosts with skewed clocks still share one window.
 
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import threading
@@ -110,6 +111,33 @@ def _call(url: str, *args):
     return reply
 
 
+# (sorted set, token) of releases and refunds Redis did not take (it hung, or its breaker
+# was open): sent before this process's next decision there, so a slot held when Redis
+# went away does not block its key until the slot's TTL (5 min) once Redis is back.
+_unsent: collections.deque[tuple[str, str]] = collections.deque(maxlen=10_000)
+
+
+def _remove(url: str, name: str, token: str) -> None:
+    try:
+        _call(url, "ZREM", name, token)
+    except RedisUnavailable:
+        _unsent.append((name, token))
+
+
+def _send_unsent(url: str) -> None:
+    """Raises RedisUnavailable when Redis is still away (what is left stays queued)."""
+    while True:
+        try:
+            name, token = _unsent.popleft()
+        except IndexError:
+            return
+        try:
+            _call(url, "ZREM", name, token)
+        except RedisUnavailable:
+            _unsent.appendleft((name, token))
+            raise
+
+
 def set_value(name: str, value: str) -> None:
     _call(settings.REDIS_URL, "SET", name, value)
 
@@ -125,6 +153,8 @@ def decide(*, api_key, rpm: int, max_in_flight: int, token: str):
     url = settings.REDIS_URL
     args = (3, window_key, slots_key, EPOCH_KEY, rpm, max_in_flight, WINDOW_S * 1000)
     args += (slot_ttl_ms(), token)
+    if _unsent:
+        _send_unsent(url)
     try:
         reply = _call(url, "EVALSHA", _SCRIPT_SHA, *args)
     except redis.exceptions.NoScriptError:  # a restarted or flushed Redis: send it whole
@@ -142,9 +172,9 @@ def decide(*, api_key, rpm: int, max_in_flight: int, token: str):
         return decision, None, None
 
     def release() -> None:
-        _call(url, "ZREM", slots_key, token)
+        _remove(url, slots_key, token)
 
     def refund() -> None:
-        _call(url, "ZREM", window_key, token)
+        _remove(url, window_key, token)
 
     return decision, release, refund

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from billing import ratelimit_redis
 from billing.models import LedgerEntry, RateLimitHit, UsageRecord
+from billing.ratelimit import ratelimit_acquire
 from billing.selectors import credits_available_micros
 from config.redis_breaker import breaker_for
 from keys import cache as key_cache
@@ -68,6 +69,7 @@ def relayed_redis(settings):
     with FakeRedis(upstream=(parts.hostname, parts.port or 6379), db=db) as fake:
         fake.answer()
         _point_at(settings, fake.url)
+        ratelimit_redis._unsent.clear()
         yield fake
     key_cache.forget_all()
 
@@ -179,3 +181,21 @@ def test_a_key_revoked_while_redis_hung_is_refused_when_it_answers(
     response = _ocr(client_for, secret)
 
     assert response.status_code == 401
+
+
+def test_a_slot_freed_while_redis_hung_is_freed_when_it_answers(org_a, relayed_redis):
+    """Released during the outage, the slot would stay in Redis for its TTL (5 min), and
+    a key allowed one request at a time would be refused 429 all that while."""
+    api_key, _ = api_key_create(organization=org_a, name="one at a time", max_in_flight=1)
+    slots_key = ratelimit_redis._keys(api_key)[1]
+    real = ratelimit_redis._client(os.environ["REDIS_URL"])
+    ticket = ratelimit_acquire(api_key=api_key)  # its slot taken in Redis
+    relayed_redis.hang()
+    ticket.release()  # times out: kept to send later
+
+    relayed_redis.answer()
+    breaker_for(relayed_redis.url).clock = lambda: time.monotonic() + COOLDOWN_S
+    ratelimit_acquire(api_key=api_key).release()
+
+    assert not RateLimitHit.objects.filter(api_key_id=api_key.pk).exists()  # Redis decided
+    assert real.zcard(slots_key) == 0
