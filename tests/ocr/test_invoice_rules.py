@@ -7,6 +7,8 @@ test_dialect_invoice.
 
 from __future__ import annotations
 
+import pytest
+
 from ocr.extraction.rules import invoice_extract_rules, reading_pieces
 
 US_INVOICE = """\
@@ -145,3 +147,36 @@ def test_a_quantity_line_takes_its_description_from_above_but_never_a_date():
     items = invoice_extract_rules(text=text)["line_items"]
 
     assert [item["description"] for item in items] == ["Mineral water 1.5L"]
+
+
+@pytest.mark.parametrize(
+    ("page", "date"),
+    [
+        # Day first, as most of the world writes it...
+        ("KEDAI ABC\nDate: 03/07/24\nTOTAL RM 5.00", "2024-07-03"),
+        # ...month first on a page with a US address, or dollars and no GST/VAT,
+        ("Corner Bakery\nPortland, OR 97205\n03/07/24 10:42\nTOTAL 5.00", "2024-03-07"),
+        ("Corner Bakery\nDate: 03/07/2024\nTOTAL $5.00", "2024-03-07"),
+        # but not dollars beside GST (Malaysian tills print "$"),
+        ("KEDAI ABC\nGST ID: 001234\nDate: 03/07/2024\nTOTAL $5.00", "2024-07-03"),
+        # and a date that can be read only one way sets the page's order.
+        ("Acme Ltd\nDate: 03/07/2024\nDue: 04/14/2024\nTotal 5.00", "2024-03-07"),
+        ("Acme Inc\nDate: 03/07/2024\nDue: 14/04/2024\nTotal $5.00", "2024-07-03"),
+        # A dotted date is day first everywhere.
+        ("Corner Bakery\nPortland, OR 97205\nDate: 03.07.2024\nTOTAL $5.00", "2024-07-03"),
+    ],
+)
+def test_day_or_month_first_is_the_pages_convention(page, date):
+    assert invoice_extract_rules(text=page)["invoice_date"] == date
+
+
+@pytest.mark.parametrize(
+    ("line", "date"),
+    [
+        ("2021-12-0618:57", "2021-12-06"),
+        ("12/03/201814:22", "2018-03-12"),
+        ("12/03/1814:22", "2018-03-12"),
+    ],
+)
+def test_a_date_run_into_its_time_is_still_read(line, date):
+    assert invoice_extract_rules(text=f"ACME LTD\n{line}\nTOTAL 5.00")["invoice_date"] == date
