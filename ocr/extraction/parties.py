@@ -30,19 +30,72 @@ _ADDRESS_STOP = re.compile(
 )
 _BILL_TO = re.compile(r"^\s*(?:bill(?:ed)?\s*to|sold\s*to|customer|client)\s*[:\-]?\s*(.*)$", re.I)
 _SHIP_TO = re.compile(r"^\s*(?:ship(?:ped)?\s*to|deliver(?:y|ed)?\s*to)\s*[:\-]?\s*(.*)$", re.I)
+# The head of a customer's block; "CUSTOMER COPY" at the top of a receipt is not one.
+_CUSTOMER_LABEL = re.compile(
+    r"^\s*(?:bill(?:ed)?\s*to|sold\s*to|ship(?:ped)?\s*to|deliver(?:y|ed)?\s*to|"
+    r"(?:customer|client)(?:\s*(?:name|details))?\s*(?:[:\-]|$))",
+    re.I,
+)
+_TITLE_EDGE = re.compile(
+    r"^\s*welcome\s+to\b[\s:,]*|"
+    r"^\s*(?:tax\s+|sales\s+)?(?:invoice|receipt)\s+(?![#:]|(?:no|number|num|date)\b)|"
+    r"\s+(?:tax\s+|sales\s+)?(?:invoice|receipt)\s*$",
+    re.I,
+)
+_GREETING = re.compile(r"\b(welcome|thank\s*you|thanks)\b", re.I)
+_STREET = re.compile(
+    r"\b(street|st|road|rd|avenue|ave|lane|ln|drive|dr|blvd|boulevard|way|suite|unit|floor|"
+    r"lot|jalan|jln|taman|tmn|lorong|strasse|straße|str|rue|via|plaza|building|bldg|"
+    r"p\.?\s?o\.?\s*box|no)\b\.?",
+    re.I,
+)
+_POSTCODE = re.compile(r"\b\d{5,6}\b|\b[A-Z]{1,2}\d[A-Z\d]?\s\d[A-Z]{2}\b|\b\d{4}\s?[A-Z]{2}\b")
 
 
 def vendor_name(lines: list[str]) -> tuple[str | None, int | None]:
-    """The vendor's name and the index of its last line (the address follows it)."""
-    for index, line in enumerate(lines[:40]):
-        label = _VENDOR_LABEL.match(line)
-        if label:
-            return label.group(1).strip(), index
-    head = lines[:12]
+    """The vendor's name and the index of its last line (the address follows it).
+
+    A "From:" label first; else, among the first lines above the customer's block (a
+    "Bill To" and what follows it), a line with a company suffix, else the first line
+    that reads as a name: not a label, an address, a greeting or the document's title.
+    """
+    labelled = _labelled_vendor(lines[:40])
+    if labelled[0] is not None:
+        return labelled
+    head = [_name_text(line) for line in lines[:12]]
+    first_label = next((i for i, line in enumerate(head) if _CUSTOMER_LABEL.match(line)), None)
     customer = _customer_lines(head)
-    for index, line in enumerate(head):
-        if index in customer:
+    above = [i for i in range(len(head)) if first_label is None or i < first_label]
+    others = [i for i in range(len(head)) if i not in customer and i not in above]
+    for region in (above, above + others):
+        found = _suffixed_name(head, region)
+        if found[0] is None:
+            found = next(((head[i], i) for i in region if _reads_as_name(head[i])), (None, None))
+        if found[0] is not None:
+            return _clean_name(found[0]), found[1]
+    return None, None
+
+
+def _labelled_vendor(lines: list[str]) -> tuple[str | None, int | None]:
+    """ "From: Acme Ltd", or "From:" with the name on a line below it (the rest of the
+    label's line is then another column, "Invoice Date: …")."""
+    for index, line in enumerate(lines):
+        label = _VENDOR_LABEL.match(line)
+        if not label:
             continue
+        if _reads_as_name(label.group(1)):
+            return _clean_name(label.group(1)), index
+        for below in range(index + 1, min(index + 3, len(lines))):
+            if _reads_as_name(lines[below]):
+                return _clean_name(lines[below]), below
+    return None, None
+
+
+def _suffixed_name(head: list[str], region: list[int]) -> tuple[str | None, int | None]:
+    """The first line of `region` with a company suffix, joined with the line above or
+    below when the name is split."""
+    for index in region:
+        line = head[index]
         if not _COMPANY_SUFFIX.search(line) or re.search(r"\b(tel|gst|invoice)\b", line, re.I):
             continue
         start = end = index
@@ -58,24 +111,37 @@ def vendor_name(lines: list[str]) -> tuple[str | None, int | None]:
                 name, end = f"{name} {following}", end + 1
             else:
                 break
-        return _clean_name(name), end
-    for index, line in enumerate(head):
-        if index in customer:
-            continue
-        letters = sum(ch.isalpha() for ch in line)
-        if letters >= 3 and letters >= 0.6 * len(line.replace(" ", "")):
-            if not _NOT_NAME.search(line):
-                return _clean_name(line), index
+        return name, end
     return None, None
 
 
+def _name_text(line: str) -> str:
+    """The line without the document's title or a greeting printed beside the name
+    ("Acme Ltd   INVOICE", "WELCOME TO Blue Heron Coffee")."""
+    return _TITLE_EDGE.sub("", line).strip()
+
+
+def _reads_as_name(line: str) -> bool:
+    letters = sum(ch.isalpha() for ch in line)
+    if letters < 3 or letters < 0.6 * len(line.replace(" ", "")):
+        return False
+    return not (_NOT_NAME.search(line) or _GREETING.search(line) or _looks_like_address(line))
+
+
+def _looks_like_address(line: str) -> bool:
+    """A street with its number ("221 King Street", "Lot 18, Jalan Bukit Bintang") or a
+    postcode ("10115 Berlin", "Leeds LS1 4AP"); "Maple Street Pharmacy" is a name."""
+    has_digit = any(ch.isdigit() for ch in line)
+    return bool(has_digit and _STREET.search(line)) or bool(_POSTCODE.search(line))
+
+
 def _customer_lines(head: list[str]) -> set[int]:
-    """Indices of a "Bill to" / "Ship to" block: the customer's name is not the vendor's."""
+    """Indices of a "Bill to" / "Ship to" block (the label, the customer's name and
+    address): the customer's name is not the vendor's."""
     found: set[int] = set()
     for index, line in enumerate(head):
-        match = _BILL_TO.match(line) or _SHIP_TO.match(line)
-        if match:
-            found.update(range(index, min(len(head), index + (1 if match.group(1).strip() else 2))))
+        if _CUSTOMER_LABEL.match(line):
+            found.update(range(index, min(len(head), index + 4)))
     return found
 
 
@@ -114,7 +180,7 @@ def bill_to(lines: list[str]) -> str | None:
         match = _BILL_TO.match(line)
         if match:
             rest = match.group(1).strip()
-            if rest:
+            if rest and not _SHIP_TO.match(rest):  # "Bill To: Ship To:", two blocks side by side
                 return rest
             if index + 1 < len(lines):
                 return lines[index + 1]

@@ -180,3 +180,53 @@ def test_day_or_month_first_is_the_pages_convention(page, date):
 )
 def test_a_date_run_into_its_time_is_still_read(line, date):
     assert invoice_extract_rules(text=f"ACME LTD\n{line}\nTOTAL 5.00")["invoice_date"] == date
+
+
+def test_a_from_label_beside_another_column_takes_the_name_below_it():
+    text = "Invoice Invoice #: INV-2024-8995\nFrom: Invoice Date: 2024-08-11\nKopi Corner\n"
+    text += "Unit 7, Riverside Park Due Date: 2024-08-25\nSingapore 238859\nTotal S$5.00"
+
+    assert invoice_extract_rules(text=text)["vendor"]["name"] == "Kopi Corner"
+
+
+@pytest.mark.parametrize(
+    ("first_line", "name"),
+    [
+        ("BRIGHTLINE CONSULTING INC. Invoice", "BRIGHTLINE CONSULTING INC."),
+        ("Lucky Plaza Florist   TAX INVOICE", "Lucky Plaza Florist"),
+        ("INVOICE Van Dijk Techniek B.V.", "Van Dijk Techniek B.V."),
+        ("Welcome to Blue Heron Coffee", "Blue Heron Coffee"),
+    ],
+)
+def test_the_title_or_a_greeting_beside_the_name_is_not_part_of_it(first_line, name):
+    text = f"{first_line}\n221 King Street Invoice #: INV-1\nDenver, CO 80202\nTotal 5.00"
+
+    assert invoice_extract_rules(text=text)["vendor"]["name"] == name
+
+
+def test_a_greeting_line_above_the_name_is_not_the_name():
+    text = "WELCOME TO\nGreenleaf Grocers\n42 Harbour Road\nLeeds LS1 4AP\nTOTAL £5.00"
+
+    assert invoice_extract_rules(text=text)["vendor"]["name"] == "Greenleaf Grocers"
+
+
+def test_a_vendor_without_suffix_above_a_customer_with_one():
+    text = "Invoice\nThe Kings Arms\n221 King Street Invoice #: INV-2019-7072\n"
+    text += "Bill To: Ship To:\nUmbrella Holdings Ltd\n1200 Market Street\nTotal Due GBP 12.00"
+
+    data = invoice_extract_rules(text=text)
+
+    assert data["vendor"]["name"] == "The Kings Arms"
+    assert data["bill_to"] == "Umbrella Holdings Ltd"
+
+
+def test_an_address_is_never_the_vendors_name():
+    text = "TAX INVOICE\n221 King Street\nDenver, CO 80202\nLot 18, Jalan Bukit Bintang\nTotal 5.00"
+
+    assert invoice_extract_rules(text=text)["vendor"]["name"] is None
+
+
+def test_customer_copy_at_the_top_of_a_receipt_hides_nothing():
+    text = "CUSTOMER COPY\nKopi Corner\nSingapore 238859\nTOTAL S$5.00"
+
+    assert invoice_extract_rules(text=text)["vendor"]["name"] == "Kopi Corner"
