@@ -175,7 +175,10 @@ def _totals(lines: list[str]) -> tuple[str | None, int | None]:
                 candidates.append((index, amount))
     if not candidates:
         return None, None
-    index, amount = candidates[-1]
+    # A paid invoice ends "Amount Paid 120.00 / Balance Due 0.00": what it cost is the
+    # last total that is not nothing.
+    payable = [item for item in candidates if Decimal(item[1]) != 0] or candidates
+    index, amount = payable[-1]
     return amount, index
 
 

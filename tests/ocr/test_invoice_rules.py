@@ -230,3 +230,11 @@ def test_customer_copy_at_the_top_of_a_receipt_hides_nothing():
     text = "CUSTOMER COPY\nKopi Corner\nSingapore 238859\nTOTAL S$5.00"
 
     assert invoice_extract_rules(text=text)["vendor"]["name"] == "Kopi Corner"
+
+
+def test_a_paid_invoices_zero_balance_is_not_its_total():
+    text = (
+        "ACME LTD\nSubtotal 100.00\nVAT 20.00\nTotal 120.00\nAmount Paid 120.00\nBalance Due 0.00"
+    )
+
+    assert invoice_extract_rules(text=text)["total"] == "120.00"
