@@ -29,14 +29,15 @@ MONTHS = {
 }
 MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
 # OCR often loses the space between a receipt's date and time ("2021-12-0618:57"): a
-# date may end where a time begins.
+# date may end where a time begins, and "19/04/2015:44" is 19/04/20 at 15:44 (a year
+# is never followed by a colon).
 _END = r"(?:(?![\d/])|(?=\d{1,2}:\d{2}))"
 DATE_PATTERNS = [
     ("ymd", re.compile(rf"\b(\d{{4}})[-/.](\d{{1,2}})[-/.](\d{{1,2}}){_END}")),
     (
         "dmy",
         re.compile(
-            rf"(?<![\d.])(\d{{1,2}})([-/.])(\d{{1,2}})[-/.]((?:19|20)\d{{2}}|\d{{2}}){_END}"
+            rf"(?<![\d.])(\d{{1,2}})([-/.])(\d{{1,2}})[-/.]((?:19|20)\d{{2}}(?!:)|\d{{2}}){_END}"
         ),
     ),
     ("d_mon_y", re.compile(rf"\b(\d{{1,2}})\s*({MONTH_NAMES})[a-z]*\.?,?\s*(\d{{4}})\b", re.I)),

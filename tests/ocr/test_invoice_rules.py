@@ -176,6 +176,7 @@ def test_day_or_month_first_is_the_pages_convention(page, date):
         ("2021-12-0618:57", "2021-12-06"),
         ("12/03/201814:22", "2018-03-12"),
         ("12/03/1814:22", "2018-03-12"),
+        ("19/04/2015:44", "2020-04-19"),
     ],
 )
 def test_a_date_run_into_its_time_is_still_read(line, date):
