@@ -129,8 +129,10 @@ def route_call(*, candidates: list[ProviderModel], document, request: OcrRequest
         except ProviderError as error:
             failures.append(error)
             logger.warning("provider %s failed for %s: %s", slug, candidate.name, error.message)
-            # A document no provider can read says nothing about the provider's health.
-            if error.code != EXTRACTION_ERROR and provider_failure_record(slug=slug):
+            # A document no provider can read (or a page too dense for the model's output
+            # limit) says nothing about the provider's health.
+            counts = error.code != EXTRACTION_ERROR and error.provider_fault
+            if counts and provider_failure_record(slug=slug):
                 logger.warning("provider %s is cooling down after repeated failures", slug)
             continue
         except ApiError:

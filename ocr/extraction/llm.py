@@ -107,7 +107,9 @@ def invoice_extract_llm(
     `model` is a served model (or its public name: every openai_compatible provider
     serving it is a candidate, in priority order). When `usage` is given it is filled
     with `prompt_tokens`, `completion_tokens` and, if the upstream reported its own cost,
-    `cost_micros`, summed over every call made.
+    `cost_micros`, summed over every call made. An answer cut off at the output limit or
+    filtered is a failed call, as for OCR: not parsed, not asked for again from that
+    provider.
     """
     usage = usage if usage is not None else {}
     usage.setdefault("prompt_tokens", 0)
@@ -137,7 +139,7 @@ def invoice_extract_llm(
                 )
             except ProviderError as error:
                 failures.append(error.message)
-                if error.code == UPSTREAM_FAILED:
+                if error.code == UPSTREAM_FAILED and error.provider_fault:
                     provider_failure_record(slug=slug)
                 break
             provider_success_record(slug=slug)

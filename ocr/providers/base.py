@@ -60,6 +60,9 @@ class ProviderError(Exception):
     `code` is `ocr_extraction_error` when the document itself could not be read (another
     provider may still manage), `ocr_upstream_failed` otherwise. `message` is safe to show;
     `detail` (for logs) may hold a scrubbed excerpt of the upstream's body.
+    `provider_fault` is False when the failure says nothing about the provider's health
+    (the model's answer to this document was cut off or filtered): it then does not count
+    towards the provider's cool-down, which a tenant's documents must not be able to trip.
     """
 
     def __init__(
@@ -71,6 +74,7 @@ class ProviderError(Exception):
         status: int | None = None,
         detail: str = "",
         retry_after: float | None = None,
+        provider_fault: bool = True,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -79,6 +83,7 @@ class ProviderError(Exception):
         self.status = status
         self.detail = detail
         self.retry_after = retry_after
+        self.provider_fault = provider_fault
 
 
 # One pooled transport per process: keep-alive connections to upstreams are reused.

@@ -5,6 +5,9 @@ page goes as one `image_url` part with an OCR instruction (PDF pages are rendere
 first), one request per page so every page keeps its own Markdown and index. Cost comes
 from the upstream's own `usage.cost` when it reports one (OpenRouter), else from
 `usage.prompt_tokens`/`completion_tokens` and the model's token prices.
+
+An answer cut off at the output limit (`finish_reason: "length"`) or withheld by a
+content filter is a failed call, never a page to charge for.
 """
 
 from __future__ import annotations
@@ -30,6 +33,12 @@ OCR_INSTRUCTION = (
     "headings, lists and Markdown tables where the page has them. Answer with the "
     "transcription only: no commentary and no code fences."
 )
+
+# Why a choice stopped, when that means its text is not the whole answer.
+_INCOMPLETE = {
+    "length": "the model's answer was cut off at its output token limit",
+    "content_filter": "the model's answer was withheld by the upstream's content filter",
+}
 
 
 @dataclass
@@ -73,7 +82,19 @@ class OpenAICompatibleClient(ProviderClient):
                 permanent=False,
                 detail=self.scrub(str(failure)[:500]),
             )
-        message = payload["choices"][0]["message"]
+        choice = payload["choices"][0]
+        incomplete = _INCOMPLETE.get(choice.get("finish_reason"))
+        if incomplete is not None:
+            # A page cut short or filtered reads as a complete transcription: the tenant
+            # could not tell. Not retried here (at temperature 0 the same page stops at the
+            # same place); another provider of the model may have a higher limit. Says
+            # nothing about the provider's health: a dense page is the document's.
+            raise ProviderError(
+                f"{self.slug}: {incomplete} (finish_reason: {choice['finish_reason']})",
+                permanent=True,
+                provider_fault=False,
+            )
+        message = choice["message"]
         content = _text_of(message.get("content"))
         usage = payload.get("usage") or {}
         # A count below zero is the upstream's error, not a credit to pass on.

@@ -4,6 +4,12 @@ Checks the model and the messages (each user turn carries `image_url` parts as b
 data URLs of real images, or text); answers a `chat.completion` with `usage`. With
 `report_cost` it adds OpenRouter's `usage.cost` (USD). Replies come from `replies` (a
 queue, e.g. JSON for structured output) or describe the image it was sent.
+
+Like the real thing:
+- `output_limit` (tokens, about 4 characters each) is the model's output ceiling, lowered
+  by a request's `max_tokens`/`max_completion_tokens`; a longer answer is cut there and
+  ends with `finish_reason: "length"`. `content_filter` ends every answer with
+  `finish_reason: "content_filter"` and part of its text.
 """
 
 from __future__ import annotations
@@ -26,6 +32,8 @@ class FakeOpenAI(FakeUpstream):
     def __init__(self, *, report_cost: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.report_cost = report_cost
+        self.output_limit: int | None = None
+        self.content_filter = False
         self.replies: deque[str] = deque()
         self.usages: list[dict] = []  # each `usage` object answered, in order
 
@@ -73,6 +81,7 @@ class FakeOpenAI(FakeUpstream):
             content = f"# Scanned page\n\nFake transcription of a {width}x{height} image."
         else:
             content = "Fake answer."
+        content, finish_reason = self._finished(body, content)
         prompt_tokens = text_chars // 4 + 85 * len(images) + 7
         completion_tokens = max(1, len(content) // 4)
         usage = {
@@ -101,13 +110,25 @@ class FakeOpenAI(FakeUpstream):
                         "index": 0,
                         "message": {"role": "assistant", "content": content, "refusal": None},
                         "logprobs": None,
-                        "finish_reason": "stop",
+                        "finish_reason": finish_reason,
                     }
                 ],
                 "usage": usage,
                 "system_fingerprint": "fp_fake",
             },
         )
+
+    def _finished(self, body: dict, content: str) -> tuple[str, str]:
+        """The text as the model ends it, and why it ended."""
+        if self.content_filter:
+            return content[: len(content) // 2], "content_filter"
+        limits = [self.output_limit, body.get("max_tokens"), body.get("max_completion_tokens")]
+        limits = [limit for limit in limits if limit is not None]
+        if limits:
+            room = min(limits) * 4
+            if len(content) > room:
+                return content[:room], "length"
+        return content, "stop"
 
     @staticmethod
     def cost_micros(usage: dict) -> int:

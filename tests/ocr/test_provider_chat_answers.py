@@ -1,0 +1,179 @@
+"""How an OpenAI-compatible upstream's answers are read and priced, through the API:
+answers cut off at the output limit or filtered. The upstream is the fake server
+speaking the real protocol (tests/fakes/openai.py).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+
+import pytest
+
+from billing.models import LedgerEntry, Reservation, UsageRecord
+from billing.selectors import credits_available_micros
+from ocr.providers.health import provider_health_get
+from tests.fakes.documents import pdf_bytes, png_bytes
+from tests.fakes.openai import FakeOpenAI
+from tests.ocr.conftest import make_pdf
+
+pytest_plugins = ["tests.fakes.fixtures"]
+pytestmark = pytest.mark.usefixtures("fast_retries")
+
+# 1 USD per 1M input tokens, 10 USD per 1M output tokens: 1 and 10 micro-dollars a token.
+PRICES = {"input_per_mtok_micros": 1_000_000, "output_per_mtok_micros": 10_000_000}
+INVOICE_URL = "/api/ocr-structured-v4"
+INVOICE_TEXT = ["ACME GmbH", "Invoice INV-7", "Date 2024-03-01", "Total 23.80 EUR"]
+INVOICE_JSON = json.dumps(
+    {
+        "vendor": {"name": "ACME GmbH", "address": None, "tax_id": None},
+        "invoice_number": "INV-7",
+        "invoice_date": "2024-03-01",
+        "due_date": None,
+        "currency": "EUR",
+        "subtotal": None,
+        "tax": None,
+        "total": "23.80",
+        "line_items": [],
+        "bill_to": None,
+    }
+)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def post_image(client_for, api_key, model: str = "vision"):
+    return client_for(api_key[1]).post(
+        "/ocr", {"model": model, "image_base64": b64(png_bytes())}, format="json"
+    )
+
+
+def post_invoice(client_for, api_key, model: str):
+    return client_for(api_key[1]).post(
+        INVOICE_URL, {"pdfBase64": b64(make_pdf([INVOICE_TEXT])), "model": model}, format="json"
+    )
+
+
+def nothing_charged_or_held(organization, before: int) -> None:
+    assert credits_available_micros(organization=organization) == before
+    assert not LedgerEntry.objects.filter(kind="charge").exists()
+    assert not Reservation.objects.filter(status="active").exists()
+
+
+def charged(organization, before: int) -> int:
+    """The one charge's amount, checked against the balance it moved."""
+    (entry,) = LedgerEntry.objects.filter(kind="charge")
+    assert credits_available_micros(organization=organization) == before + entry.amount_micros
+    return -entry.amount_micros
+
+
+def token_cost(prompt: int, output: int) -> int:
+    return prompt * 1 + output * 10
+
+
+# --- 1. answers cut off at the output limit, or filtered -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cut", "words"),
+    [("length", "cut off at its output token limit"), ("content_filter", "content filter")],
+)
+def test_an_answer_cut_off_or_filtered_is_a_failed_call_that_costs_nothing(
+    fake_openai, provider_for, funded_org_a, api_key, client_for, caplog, cut, words
+):
+    model = provider_for(fake_openai, model="vision", prices={**PRICES, "per_page_micros": 1000})
+    if cut == "length":
+        fake_openai.output_limit = 4  # a dozen characters of the page
+    else:
+        fake_openai.content_filter = True
+    before = credits_available_micros(organization=funded_org_a)
+
+    with caplog.at_level(logging.WARNING):
+        response = post_image(client_for, api_key)
+
+    assert response.status_code == 502, response.content
+    error = response.json()["error"]
+    assert error["code"] == "ocr_upstream_failed"
+    assert words in error["message"] and f"finish_reason: {cut}" in error["message"]
+    assert len(fake_openai.requests) == 1  # the same page stops at the same place: no retry
+    nothing_charged_or_held(funded_org_a, before)
+    usage = UsageRecord.objects.get()
+    assert (usage.status, usage.error_code, usage.http_status, usage.total_micros) == (
+        "failed",
+        "ocr_upstream_failed",
+        502,
+        0,
+    )
+    assert any(words in record.getMessage() for record in caplog.records)
+    slug = model.provider.slug
+    assert provider_health_get(slugs=[slug])[slug] == (False, 0)  # not the provider's fault
+
+
+def test_truncated_pages_never_put_the_provider_in_cool_down(
+    fake_openai, provider_for, funded_org_a, api_key, client_for
+):
+    provider_for(fake_openai, model="vision", prices=PRICES)
+    fake_openai.output_limit = 4
+
+    for _ in range(4):  # more than OCR_PROVIDER_FAILURE_THRESHOLD (3)
+        assert post_image(client_for, api_key).status_code == 502
+    fake_openai.output_limit = None
+
+    assert post_image(client_for, api_key).status_code == 200  # still served, not skipped
+
+
+def test_one_truncated_page_fails_the_whole_document(
+    fake_openai, provider_for, funded_org_a, api_key, client_for
+):
+    provider_for(fake_openai, model="vision", prices={**PRICES, "per_page_micros": 1000})
+    fake_openai.output_limit = 50  # 200 characters: a dense page does not fit
+    fake_openai.replies.extend(["# Page", "x" * 1000, "# Page"])
+    before = credits_available_micros(organization=funded_org_a)
+
+    response = client_for(api_key[1]).post(
+        "/ocr", {"model": "vision", "document_base64": b64(pdf_bytes(3))}, format="json"
+    )
+
+    assert response.status_code == 502, response.content
+    assert "finish_reason: length" in response.json()["error"]["message"]
+    nothing_charged_or_held(funded_org_a, before)
+
+
+def test_a_truncated_page_fails_over_to_the_next_provider_of_the_model(
+    fake_openai, provider_for, funded_org_a, api_key, client_for
+):
+    with FakeOpenAI() as roomy:
+        provider_for(fake_openai, model="vision", priority=1, prices=PRICES)
+        second = provider_for(roomy, model="vision", priority=2, prices=PRICES)
+        fake_openai.output_limit = 4
+        before = credits_available_micros(organization=funded_org_a)
+
+        response = post_image(client_for, api_key)
+
+        assert response.status_code == 200, response.content
+        (usage,) = roomy.usages
+    record = UsageRecord.objects.get()
+    assert record.provider == second.provider.slug
+    assert record.provider_cost_micros == token_cost(
+        usage["prompt_tokens"], usage["completion_tokens"]
+    )
+    assert charged(funded_org_a, before) == record.total_micros
+
+
+def test_a_truncated_invoice_extraction_is_a_502_and_nothing_is_charged(
+    fake_openai, provider_for, funded_org_a, api_key, client_for
+):
+    provider_for(fake_openai, model="extractor", prices=PRICES)
+    fake_openai.replies.append(INVOICE_JSON)
+    fake_openai.output_limit = 20  # the JSON stops half-way
+    before = credits_available_micros(organization=funded_org_a)
+
+    response = post_invoice(client_for, api_key, "extractor")
+
+    assert response.status_code == 502, response.content
+    assert "finish_reason: length" in response.content.decode()
+    assert len(fake_openai.requests) == 1  # not parsed, not asked for again
+    nothing_charged_or_held(funded_org_a, before)
