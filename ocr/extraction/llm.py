@@ -106,10 +106,10 @@ def invoice_extract_llm(
 
     `model` is a served model (or its public name: every openai_compatible provider
     serving it is a candidate, in priority order). When `usage` is given it is filled
-    with `prompt_tokens`, `completion_tokens` and, if the upstream reported its own cost,
-    `cost_micros`, summed over every call made. An answer cut off at the output limit or
-    filtered is a failed call, as for OCR: not parsed, not asked for again from that
-    provider.
+    with `prompt_tokens`, `completion_tokens` (the output the upstream billed, reasoning
+    included) and, if the upstream reported its own cost, `cost_micros`, summed over every
+    call made. An answer cut off at the output limit or filtered is a failed call, as for
+    OCR: not parsed, not asked for again from that provider.
     """
     usage = usage if usage is not None else {}
     usage.setdefault("prompt_tokens", 0)
@@ -144,7 +144,7 @@ def invoice_extract_llm(
                 break
             provider_success_record(slug=slug)
             usage["prompt_tokens"] += answer.prompt_tokens
-            usage["completion_tokens"] += answer.completion_tokens
+            usage["completion_tokens"] += answer.output_tokens
             if answer.cost_micros is not None:
                 usage["cost_micros"] = usage.get("cost_micros", 0) + answer.cost_micros
             try:

@@ -3,8 +3,8 @@
 Works for OpenRouter, OpenAI, Gemini's OpenAI-compatible endpoint and vLLM. Each selected
 page goes as one `image_url` part with an OCR instruction (PDF pages are rendered to PNG
 first), one request per page so every page keeps its own Markdown and index. Cost comes
-from the upstream's own `usage.cost` when it reports one (OpenRouter), else from
-`usage.prompt_tokens`/`completion_tokens` and the model's token prices.
+from the upstream's own `usage.cost` when it reports one (OpenRouter), else from the
+tokens it reports and the model's token prices (chat_usage.py reads both).
 
 An answer cut off at the output limit (`finish_reason: "length"`) or withheld by a
 content filter is a failed call, never a page to charge for.
@@ -22,9 +22,9 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from PIL import Image
 
-from billing.money import usd_to_micros
 from ocr.models import ProviderModel
 from ocr.providers.base import EXTRACTION_ERROR, ProviderClient, ProviderError
+from ocr.providers.chat_usage import chat_usage_read
 from ocr.providers.pages import data_url, page_images
 from ocr.types import OcrRequest, OcrResult, PageResult
 
@@ -45,7 +45,7 @@ _INCOMPLETE = {
 class ChatAnswer:
     content: str
     prompt_tokens: int
-    completion_tokens: int
+    output_tokens: int  # reasoning included (chat_usage.py)
     cost_micros: int | None  # the upstream's own figure, when it reports one
     latency_ms: int
     raw: dict[str, Any]
@@ -96,12 +96,7 @@ class OpenAICompatibleClient(ProviderClient):
             )
         message = choice["message"]
         content = _text_of(message.get("content"))
-        usage = payload.get("usage") or {}
-        # A count below zero is the upstream's error, not a credit to pass on.
-        prompt_tokens = max(0, int(usage.get("prompt_tokens") or 0))
-        completion_tokens = max(0, int(usage.get("completion_tokens") or 0))
-        cost = usage.get("cost")
-        cost_micros = max(0, usd_to_micros(str(cost))) if cost is not None else None
+        usage = chat_usage_read(payload.get("usage"))
         if content is None:
             refusal = message.get("refusal")
             raise ProviderError(
@@ -112,9 +107,9 @@ class OpenAICompatibleClient(ProviderClient):
             )
         return ChatAnswer(
             content=content,
-            prompt_tokens=prompt_tokens,
-            completion_tokens=completion_tokens,
-            cost_micros=cost_micros,
+            prompt_tokens=usage.prompt_tokens,
+            output_tokens=usage.output_tokens,
+            cost_micros=usage.cost_micros,
             latency_ms=0,
             raw=payload,
         )
@@ -161,7 +156,7 @@ class OpenAICompatibleClient(ProviderClient):
             pages=[page for page, _ in done],
             provider=self.slug,
             input_tokens=sum(a.prompt_tokens for a in answers),
-            output_tokens=sum(a.completion_tokens for a in answers),
+            output_tokens=sum(a.output_tokens for a in answers),
             # Only trust the upstream's figure when every page reported one.
             provider_cost_micros=sum(costs) if costs and None not in costs else None,
             upstream_latency_ms=wall_ms,

@@ -2,14 +2,20 @@
 
 Checks the model and the messages (each user turn carries `image_url` parts as base64
 data URLs of real images, or text); answers a `chat.completion` with `usage`. With
-`report_cost` it adds OpenRouter's `usage.cost` (USD). Replies come from `replies` (a
-queue, e.g. JSON for structured output) or describe the image it was sent.
+`report_cost` it adds OpenRouter's `usage.cost` (USD) with `is_byok` and
+`cost_details.upstream_inference_cost`; with `byok` as well the inference is billed to the
+operator's own provider key and `cost` is only OpenRouter's 5 % fee. Replies come from
+`replies` (a queue, e.g. JSON for structured output) or describe the image it was sent.
 
 Like the real thing:
 - `output_limit` (tokens, about 4 characters each) is the model's output ceiling, lowered
   by a request's `max_tokens`/`max_completion_tokens`; a longer answer is cut there and
   ends with `finish_reason: "length"`. `content_filter` ends every answer with
   `finish_reason: "content_filter"` and part of its text.
+- `reasoning_tokens` are spent per answer before the visible text. OpenAI counts them
+  inside `completion_tokens` (`completion_tokens_details.reasoning_tokens` breaks them
+  out); with `reasoning_in_completion = False` the fake counts them as Gemini's
+  OpenAI-compatible endpoint does, in `total_tokens` and the breakdown only.
 """
 
 from __future__ import annotations
@@ -28,12 +34,16 @@ class FakeOpenAI(FakeUpstream):
     # OpenRouter-style prices used for `usage.cost`, USD per token.
     prompt_usd_per_token = Decimal("0.00000015")
     completion_usd_per_token = Decimal("0.0000006")
+    byok_fee = Decimal("0.05")  # OpenRouter's fee on inference billed to the user's key
 
-    def __init__(self, *, report_cost: bool = False, **kwargs) -> None:
+    def __init__(self, *, report_cost: bool = False, byok: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         self.report_cost = report_cost
+        self.byok = byok
         self.output_limit: int | None = None
         self.content_filter = False
+        self.reasoning_tokens = 0
+        self.reasoning_in_completion = True
         self.replies: deque[str] = deque()
         self.usages: list[dict] = []  # each `usage` object answered, in order
 
@@ -83,18 +93,26 @@ class FakeOpenAI(FakeUpstream):
             content = "Fake answer."
         content, finish_reason = self._finished(body, content)
         prompt_tokens = text_chars // 4 + 85 * len(images) + 7
-        completion_tokens = max(1, len(content) // 4)
+        visible_tokens = max(1, len(content) // 4)
+        output_tokens = visible_tokens + self.reasoning_tokens  # what is billed
         usage = {
             "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
+            "completion_tokens": output_tokens if self.reasoning_in_completion else visible_tokens,
+            "total_tokens": prompt_tokens + output_tokens,
+            "prompt_tokens_details": {"cached_tokens": 0},
+            "completion_tokens_details": {"reasoning_tokens": self.reasoning_tokens},
         }
         if self.report_cost:
-            cost = (
+            inference = (
                 prompt_tokens * self.prompt_usd_per_token
-                + completion_tokens * self.completion_usd_per_token
+                + output_tokens * self.completion_usd_per_token
             )
+            # OpenRouter fills upstream_inference_cost on every call; only with the
+            # user's own key is it billed apart from `cost`.
+            cost = inference * self.byok_fee if self.byok else inference
             usage["cost"] = float(cost)
+            usage["is_byok"] = self.byok
+            usage["cost_details"] = {"upstream_inference_cost": float(inference)}
         if self.record:
             with self._lock:
                 self.usages.append(usage)
@@ -125,7 +143,8 @@ class FakeOpenAI(FakeUpstream):
         limits = [self.output_limit, body.get("max_tokens"), body.get("max_completion_tokens")]
         limits = [limit for limit in limits if limit is not None]
         if limits:
-            room = min(limits) * 4
+            # Reasoning is spent first, out of the same budget.
+            room = max(0, min(limits) - self.reasoning_tokens) * 4
             if len(content) > room:
                 return content[:room], "length"
         return content, "stop"

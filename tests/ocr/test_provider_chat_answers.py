@@ -1,5 +1,6 @@
 """How an OpenAI-compatible upstream's answers are read and priced, through the API:
-answers cut off at the output limit or filtered. The upstream is the fake server
+answers cut off at the output limit or filtered, reasoning tokens, OpenRouter's BYOK
+cost. The upstream is the fake server
 speaking the real protocol (tests/fakes/openai.py).
 """
 
@@ -8,10 +9,12 @@ from __future__ import annotations
 import base64
 import json
 import logging
+from decimal import Decimal
 
 import pytest
 
 from billing.models import LedgerEntry, Reservation, UsageRecord
+from billing.money import usd_to_micros
 from billing.selectors import credits_available_micros
 from ocr.providers.health import provider_health_get
 from tests.fakes.documents import pdf_bytes, png_bytes
@@ -177,3 +180,70 @@ def test_a_truncated_invoice_extraction_is_a_502_and_nothing_is_charged(
     assert "finish_reason: length" in response.content.decode()
     assert len(fake_openai.requests) == 1  # not parsed, not asked for again
     nothing_charged_or_held(funded_org_a, before)
+
+
+# --- 2. reasoning tokens ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize("in_completion", [True, False], ids=["openai", "gemini"])
+def test_reasoning_tokens_are_billed_once_however_the_upstream_counts_them(
+    fake_openai, provider_for, funded_org_a, api_key, client_for, in_completion
+):
+    provider_for(fake_openai, model="vision", prices=PRICES)
+    fake_openai.reasoning_tokens = 1500
+    fake_openai.reasoning_in_completion = in_completion
+    before = credits_available_micros(organization=funded_org_a)
+
+    response = post_image(client_for, api_key)
+
+    assert response.status_code == 200, response.content
+    (usage,) = fake_openai.usages
+    billed_output = usage["total_tokens"] - usage["prompt_tokens"]  # visible + reasoning
+    assert billed_output > 1500
+    record = UsageRecord.objects.get()
+    assert (record.input_tokens, record.output_tokens) == (usage["prompt_tokens"], billed_output)
+    assert record.provider_cost_micros == token_cost(usage["prompt_tokens"], billed_output)
+    assert charged(funded_org_a, before) == record.total_micros
+
+
+def test_reasoning_in_the_extraction_is_billed_too(
+    fake_openai, provider_for, funded_org_a, api_key, client_for
+):
+    provider_for(fake_openai, model="extractor", prices=PRICES)
+    fake_openai.replies.append(INVOICE_JSON)
+    fake_openai.reasoning_tokens = 700
+    fake_openai.reasoning_in_completion = False
+
+    response = post_invoice(client_for, api_key, "extractor")
+
+    assert response.status_code == 200, response.content
+    (usage,) = fake_openai.usages
+    llm = UsageRecord.objects.get(request_id=f"{response['X-Request-Id']}-llm")
+    assert llm.output_tokens == usage["total_tokens"] - usage["prompt_tokens"]
+    assert llm.provider_cost_micros == token_cost(usage["prompt_tokens"], llm.output_tokens)
+
+
+# --- 3. OpenRouter's own cost, with and without the operator's provider key --------------
+
+
+@pytest.mark.parametrize("byok", [True, False], ids=["byok", "openrouter-credits"])
+def test_openrouter_cost_is_the_whole_inference_cost(
+    provider_for, funded_org_a, api_key, client_for, byok
+):
+    with FakeOpenAI(report_cost=True, byok=byok) as openrouter:
+        provider_for(openrouter, model="vision", prices=PRICES)
+        before = credits_available_micros(organization=funded_org_a)
+
+        response = post_image(client_for, api_key)
+
+        assert response.status_code == 200, response.content
+        (usage,) = openrouter.usages
+    inference = Decimal(str(usage["cost_details"]["upstream_inference_cost"]))
+    cost = Decimal(str(usage["cost"]))
+    # BYOK: `cost` is OpenRouter's 5 % fee and the key's owner pays the inference apart.
+    # Otherwise the inference is inside `cost`, which upstream_inference_cost repeats.
+    expected = usd_to_micros(cost + inference) if byok else usd_to_micros(cost)
+    assert (cost < inference) is byok
+    record = UsageRecord.objects.get()
+    assert record.provider_cost_micros == expected
+    assert charged(funded_org_a, before) == record.total_micros
