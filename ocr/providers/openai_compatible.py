@@ -7,12 +7,17 @@ from the upstream's own `usage.cost` when it reports one (OpenRouter), else from
 tokens it reports and the model's token prices (chat_usage.py reads both).
 
 An answer cut off at the output limit (`finish_reason: "length"`) or withheld by a
-content filter is a failed call, never a page to charge for.
+content filter is a failed call, never a page to charge for. `temperature: 0` is sent for
+a stable transcription; a model that accepts only its default temperature (OpenAI's
+reasoning models answer 400 `unsupported_value`) is asked once more without it, and this
+process leaves it out for that model from then on.
 """
 
 from __future__ import annotations
 
 import io
+import json
+import logging
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -28,6 +33,8 @@ from ocr.providers.chat_usage import chat_usage_read
 from ocr.providers.pages import data_url, page_images
 from ocr.types import OcrRequest, OcrResult, PageResult
 
+logger = logging.getLogger(__name__)
+
 OCR_INSTRUCTION = (
     "Transcribe all the text in this page image as Markdown, in reading order. Use "
     "headings, lists and Markdown tables where the page has them. Answer with the "
@@ -39,6 +46,10 @@ _INCOMPLETE = {
     "length": "the model's answer was cut off at its output token limit",
     "content_filter": "the model's answer was withheld by the upstream's content filter",
 }
+
+# (provider slug, upstream model) of the models that refused `temperature` in this process
+# (a set's add is atomic: threads may race to add the same pair, which is harmless).
+_NO_TEMPERATURE: set[tuple[str, str]] = set()
 
 
 @dataclass
@@ -66,8 +77,21 @@ class OpenAICompatibleClient(ProviderClient):
         if self._reports_cost_on_request():
             body["usage"] = {"include": True}
         body.update(extra or {})
+        refuses_temperature = (self.slug, model.upstream_name)
+        if refuses_temperature in _NO_TEMPERATURE:
+            body.pop("temperature", None)
         started = time.monotonic()
-        answer, _ = self.request_json("/chat/completions", json_body=body, answer=self._answer)
+        try:
+            answer, _ = self.request_json("/chat/completions", json_body=body, answer=self._answer)
+        except ProviderError as error:
+            if "temperature" not in body or _refused_param(error) != "temperature":
+                raise
+            # A reasoning model takes only its default temperature; a 400 costs nothing,
+            # so ask once more without it, and leave it out for this model from now on.
+            logger.info("%s: %s refuses temperature; sent without it", self.slug, model.name)
+            _NO_TEMPERATURE.add(refuses_temperature)
+            body.pop("temperature")
+            answer, _ = self.request_json("/chat/completions", json_body=body, answer=self._answer)
         answer.latency_ms = int((time.monotonic() - started) * 1000)
         return answer
 
@@ -177,6 +201,21 @@ def _reported_error(payload: dict[str, Any]) -> Any:
         choice = choices[0]
         if choice.get("error") is not None or choice.get("finish_reason") == "error":
             return choice.get("error") or "finish_reason: error"
+    return None
+
+
+def _refused_param(error: ProviderError) -> str | None:
+    """The request parameter a 400 says the model does not support, as OpenAI words it:
+    `{"error": {"param": "temperature", "code": "unsupported_value", ...}}`."""
+    if error.status != 400:
+        return None
+    try:
+        reported = json.loads(error.detail)["error"]
+        code, param = reported.get("code"), reported.get("param")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    if code in ("unsupported_value", "unsupported_parameter") and isinstance(param, str):
+        return param
     return None
 
 

@@ -16,6 +16,8 @@ Like the real thing:
   inside `completion_tokens` (`completion_tokens_details.reasoning_tokens` breaks them
   out); with `reasoning_in_completion = False` the fake counts them as Gemini's
   OpenAI-compatible endpoint does, in `total_tokens` and the breakdown only.
+- The reasoning models (`reasoning_models`) answer OpenAI's 400s to a `temperature`
+  other than 1 (`unsupported_value`) and to `max_tokens` (`unsupported_parameter`).
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from tests.fakes.server import FakeUpstream, Recorded, Reply
 
 
 class FakeOpenAI(FakeUpstream):
-    known_models = {"gpt-4o-mini", "google/gemini-2.5-flash", "qwen2.5-vl-7b"}
+    reasoning_models = {"o4-mini", "gpt-5-mini"}
+    known_models = {"gpt-4o-mini", "google/gemini-2.5-flash", "qwen2.5-vl-7b", *reasoning_models}
     # OpenRouter-style prices used for `usage.cost`, USD per token.
     prompt_usd_per_token = Decimal("0.00000015")
     completion_usd_per_token = Decimal("0.0000006")
@@ -67,6 +70,9 @@ class FakeOpenAI(FakeUpstream):
         body = request.json()
         if body.get("model") not in self.known_models:
             return self.error(404, f"The model `{body.get('model')}` does not exist")
+        refused = self._refused_parameter(body)
+        if refused is not None:
+            return refused
         messages = body["messages"]
         if not messages or not all(m["role"] in ("system", "user", "assistant") for m in messages):
             return self.error(400, "messages must be a non-empty list of chat turns")
@@ -135,6 +141,31 @@ class FakeOpenAI(FakeUpstream):
                 "system_fingerprint": "fp_fake",
             },
         )
+
+    def _refused_parameter(self, body: dict) -> Reply | None:
+        """OpenAI's answers when a reasoning model is sent what it does not take."""
+        if body["model"] not in self.reasoning_models:
+            return None
+        if "max_tokens" in body:
+            return self._unsupported(
+                "unsupported_parameter",
+                "max_tokens",
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+            )
+        if body.get("temperature", 1) != 1:
+            return self._unsupported(
+                "unsupported_value",
+                "temperature",
+                f"Unsupported value: 'temperature' does not support {body['temperature']} "
+                "with this model. Only the default (1) value is supported.",
+            )
+        return None
+
+    @staticmethod
+    def _unsupported(code: str, param: str, message: str) -> Reply:
+        error = {"message": message, "type": "invalid_request_error", "param": param}
+        return Reply(400, {"error": {**error, "code": code}})
 
     def _finished(self, body: dict, content: str) -> tuple[str, str]:
         """The text as the model ends it, and why it ended."""

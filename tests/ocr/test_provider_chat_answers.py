@@ -1,6 +1,6 @@
 """How an OpenAI-compatible upstream's answers are read and priced, through the API:
 answers cut off at the output limit or filtered, reasoning tokens, OpenRouter's BYOK
-cost. The upstream is the fake server
+cost, and reasoning models that refuse `temperature`. The upstream is the fake server
 speaking the real protocol (tests/fakes/openai.py).
 """
 
@@ -19,6 +19,7 @@ from billing.selectors import credits_available_micros
 from ocr.providers.health import provider_health_get
 from tests.fakes.documents import pdf_bytes, png_bytes
 from tests.fakes.openai import FakeOpenAI
+from tests.fakes.server import Reply
 from tests.ocr.conftest import make_pdf
 
 pytest_plugins = ["tests.fakes.fixtures"]
@@ -247,3 +248,67 @@ def test_openrouter_cost_is_the_whole_inference_cost(
     record = UsageRecord.objects.get()
     assert record.provider_cost_micros == expected
     assert charged(funded_org_a, before) == record.total_micros
+
+
+# --- 4. reasoning models that take only their default temperature -------------------------
+
+
+def test_a_reasoning_model_is_asked_again_without_temperature_and_charged_once(
+    fake_openai, provider_for, funded_org_a, api_key, client_for
+):
+    provider_for(fake_openai, model="thinker", upstream_model="o4-mini", prices=PRICES)
+    before = credits_available_micros(organization=funded_org_a)
+
+    response = post_image(client_for, api_key, "thinker")
+
+    assert response.status_code == 200, response.content
+    refused, served = (request.json() for request in fake_openai.requests)
+    assert refused["temperature"] == 0 and "temperature" not in served
+    assert "max_tokens" not in served  # never sent: a reasoning model would refuse it
+    (usage,) = fake_openai.usages
+    record = UsageRecord.objects.get()
+    assert record.provider_cost_micros == token_cost(
+        usage["prompt_tokens"], usage["completion_tokens"]
+    )
+    assert charged(funded_org_a, before) == record.total_micros
+
+    # The worker remembers: the next request goes without temperature at once.
+    assert post_image(client_for, api_key, "thinker").status_code == 200
+    assert len(fake_openai.requests) == 3
+    assert "temperature" not in fake_openai.requests[2].json()
+
+
+def test_a_reasoning_model_extracts_an_invoice(
+    fake_openai, provider_for, funded_org_a, api_key, client_for
+):
+    provider_for(fake_openai, model="thinker", upstream_model="gpt-5-mini", prices=PRICES)
+    fake_openai.replies.append(INVOICE_JSON)
+
+    response = post_invoice(client_for, api_key, "thinker")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["data"]["total"] == "23.80"
+    assert [("temperature" in r.json()) for r in fake_openai.requests] == [True, False]
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        # Another parameter refused, or temperature refused in words we do not know.
+        {"param": "response_format", "code": "unsupported_value", "message": "Unsupported"},
+        {"param": "temperature", "code": "invalid_value", "message": "temperature too low"},
+    ],
+)
+def test_other_400s_are_not_retried_and_cost_nothing(
+    fake_openai, provider_for, funded_org_a, api_key, client_for, error
+):
+    provider_for(fake_openai, model="vision", prices=PRICES)
+    fake_openai.answer(Reply(400, {"error": {**error, "type": "invalid_request_error"}}))
+    before = credits_available_micros(organization=funded_org_a)
+
+    response = post_image(client_for, api_key)
+
+    assert response.status_code == 502, response.content
+    assert response.json()["error"]["code"] == "ocr_upstream_failed"
+    assert len(fake_openai.requests) == 1
+    nothing_charged_or_held(funded_org_a, before)
