@@ -3,9 +3,14 @@ from __future__ import annotations
 from django.contrib import admin
 from django.db.models import Count
 
+from accounts.forms import LimitedAdminAuthenticationForm
 from accounts.models import Invitation, Membership, Organization
 from accounts.templatetags.dashboard import usd
 from billing.admin import adjust_credits_action
+
+# Failed sign-ins limited as on the dashboard (accounts/throttle.py); config/urls.py
+# answers its refusals 429.
+admin.site.login_form = LimitedAdminAuthenticationForm
 
 
 class MembershipInline(admin.TabularInline):

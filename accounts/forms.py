@@ -7,11 +7,19 @@ from decimal import Decimal
 
 from django import forms
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import get_user_model, password_validation
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.utils import timezone
 
 from accounts.models import Membership
+from accounts.throttle import (
+    TOO_MANY_ATTEMPTS,
+    login_attempt_begin,
+    login_attempt_succeeded,
+    login_refusal_message,
+    password_reset_allowed,
+)
 from keys.models import ApiKey
 from keys.scopes import ALLOWED_SCOPES
 
@@ -44,8 +52,28 @@ class SignupForm(forms.Form):
         return data
 
 
-class EmailAuthenticationForm(AuthenticationForm):
+class LimitedSignInMixin:
+    """Failed sign-ins are limited per address and per network (accounts/throttle.py):
+    past the limit the password is not checked. For AuthenticationForm and subclasses."""
+
+    def clean(self):
+        email = self.cleaned_data.get("username")
+        if email is None or not self.cleaned_data.get("password"):
+            return super().clean()
+        attempt = login_attempt_begin(email=email, request=self.request)
+        if attempt is None:
+            raise forms.ValidationError(login_refusal_message(), code=TOO_MANY_ATTEMPTS)
+        data = super().clean()  # a wrong password raises: the attempt stays counted
+        login_attempt_succeeded(attempt)
+        return data
+
+
+class EmailAuthenticationForm(LimitedSignInMixin, AuthenticationForm):
     username = forms.CharField(label="E-mail", max_length=150)
+
+
+class LimitedAdminAuthenticationForm(LimitedSignInMixin, AdminAuthenticationForm):
+    """The operator admin's sign-in, under the same counters as the dashboard's."""
 
 
 class AccountPasswordResetForm(PasswordResetForm):
@@ -61,6 +89,11 @@ class AccountPasswordResetForm(PasswordResetForm):
             for user in User._default_manager.filter(email__iexact=email, is_active=True)
             if (user.email or "").casefold() == lowered
         )
+
+    def save(self, **kwargs):
+        # Past the limit per address or network no mail goes out; the page is the same.
+        if password_reset_allowed(email=self.cleaned_data["email"], request=kwargs.get("request")):
+            super().save(**kwargs)
 
 
 class OrganizationForm(forms.Form):

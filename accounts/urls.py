@@ -3,16 +3,19 @@ from django.urls import path
 
 from accounts import views, views_billing, views_keys, views_playground
 from accounts.forms import AccountPasswordResetForm, EmailAuthenticationForm
+from accounts.throttle import refused_sign_in_is_429
 
 auth = [
     path("", views.home, name="home"),
     path("signup/", views.signup, name="signup"),
     path(
         "login/",
-        auth_views.LoginView.as_view(
-            template_name="accounts/login.html",
-            authentication_form=EmailAuthenticationForm,
-            redirect_authenticated_user=True,
+        refused_sign_in_is_429(
+            auth_views.LoginView.as_view(
+                template_name="accounts/login.html",
+                authentication_form=EmailAuthenticationForm,
+                redirect_authenticated_user=True,
+            )
         ),
         name="login",
     ),

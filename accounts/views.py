@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.db.models import Count, Sum
@@ -29,6 +30,7 @@ from accounts.services import (
     organization_create,
     user_signup,
 )
+from accounts.throttle import signup_allowed, signup_refusal_message
 from billing.models import CreditAccount, UsageRecord
 from config.api import ApiError
 from keys.models import ApiKey
@@ -43,6 +45,11 @@ def signup(request):
         return redirect("dashboard")
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
+        if not signup_allowed(request=request):
+            form.add_error(None, signup_refusal_message())
+            response = render(request, "accounts/signup.html", {"form": form}, status=429)
+            response["Retry-After"] = str(settings.AUTH_SIGNUP_WINDOW_S)
+            return response
         try:
             user, org = user_signup(
                 email=form.cleaned_data["email"], password=form.cleaned_data["password1"]

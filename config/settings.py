@@ -183,6 +183,20 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env.int("DATA_UPLOAD_MAX_MEMORY_SIZE", default=140
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 200
 
+# --- Dashboard sign-in limits (accounts/throttle.py) ---------------------------------
+# Per window: failed sign-ins per address and per client network (dashboard and admin),
+# password-reset requests per address and per network, sign-ups per network. 0 turns a
+# limit off. A counted attempt restarts its window. Without Redis the limits are per host;
+# with Redis unreachable nothing is limited.
+AUTH_LOGIN_FAILURES_PER_ACCOUNT = env.int("AUTH_LOGIN_FAILURES_PER_ACCOUNT", default=5)
+AUTH_LOGIN_FAILURES_PER_IP = env.int("AUTH_LOGIN_FAILURES_PER_IP", default=50)
+AUTH_LOGIN_WINDOW_S = env.int("AUTH_LOGIN_WINDOW_S", default=15 * 60)
+AUTH_PASSWORD_RESETS_PER_EMAIL = env.int("AUTH_PASSWORD_RESETS_PER_EMAIL", default=3)
+AUTH_PASSWORD_RESETS_PER_IP = env.int("AUTH_PASSWORD_RESETS_PER_IP", default=20)
+AUTH_PASSWORD_RESET_WINDOW_S = env.int("AUTH_PASSWORD_RESET_WINDOW_S", default=3600)
+AUTH_SIGNUPS_PER_IP = env.int("AUTH_SIGNUPS_PER_IP", default=10)
+AUTH_SIGNUP_WINDOW_S = env.int("AUTH_SIGNUP_WINDOW_S", default=3600)
+
 # --- OCR ---------------------------------------------------------------------------
 OCR_DEFAULT_MODEL = env.str("OCR_DEFAULT_MODEL", default="local/rapidocr")
 # Model names the five services' own clients and docs send, answered by another model

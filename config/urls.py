@@ -5,10 +5,14 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
+from accounts.throttle import refused_sign_in_is_429
 from config.views import healthz
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
+    # Before the admin's own login/ route: the same view, a refusal by the sign-in
+    # limit answered 429 (the form is admin.site.login_form, accounts/admin.py).
+    path("admin/login/", refused_sign_in_is_429(admin.site.login)),
     path("admin/", admin.site.urls),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 import pytest
 from rest_framework.test import APIClient
 
+from accounts import counters
 from accounts.services import tenant_create
 from billing.services import credits_add
 from config import redis_breaker
@@ -70,6 +72,13 @@ def client_for():
         return client
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _sign_in_counters_apart(monkeypatch):
+    """Each test counts sign-ins, resets and sign-ups afresh: the shared cache (Redis, the
+    file cache) outlives a test, and every test client is 127.0.0.1 (accounts/counters.py)."""
+    monkeypatch.setattr(counters, "namespace", f"authlimit-test-{uuid.uuid4().hex}")
 
 
 @pytest.fixture(autouse=True)

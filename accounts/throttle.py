@@ -1,0 +1,109 @@
+"""Limits on the dashboard's sign-in, password reset and sign-up (brute force, mail floods).
+
+- Sign-in (the dashboard's and the admin's): failures per address and per client
+  network. Past the limit an attempt is refused before the password is checked, with a
+  form error and 429, the same for an address with no account; a sign-in that succeeds
+  clears its address's failures and does not count for the network.
+- Password reset: requests per address and per network; past the limit the page
+  answers as always and no mail is sent.
+- Sign-up: submissions per network.
+
+The client is REMOTE_ADDR: the project trusts no forwarding header, so behind a proxy
+every client is the proxy's address (docs/dashboard.md). IPv6 clients are counted per
+/64, the block one subscriber usually holds. Counting is in accounts/counters.py.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Callable
+from functools import wraps
+
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS
+
+from accounts.counters import Attempt, Limit, attempt_take
+
+TOO_MANY_ATTEMPTS = "too_many_attempts"
+ACCOUNT_SCOPE = "login:account"
+NETWORK_SCOPE = "login:network"
+
+
+def client_network(request) -> str:
+    address = (request.META.get("REMOTE_ADDR") or "") if request is not None else ""
+    try:
+        parsed = ipaddress.ip_address(address)
+    except ValueError:
+        return "unknown"
+    if parsed.version == 6:
+        if parsed.ipv4_mapped is not None:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
+    return str(parsed)
+
+
+def normalised_email(typed: str) -> str:
+    # As accounts.services.user_by_email finds accounts: every spelling of one account's
+    # address shares a counter.
+    return typed.strip().lower()
+
+
+def _minutes(seconds: int) -> int:
+    return max(1, math.ceil(seconds / 60))
+
+
+def _login_window() -> int:
+    return settings.AUTH_LOGIN_WINDOW_S
+
+
+def login_attempt_begin(*, email: str, request) -> Attempt | None:
+    """Count a sign-in attempt before its password is checked; None: refuse it."""
+    window = _login_window()
+    network = Limit(NETWORK_SCOPE, settings.AUTH_LOGIN_FAILURES_PER_IP, window)
+    account = Limit(ACCOUNT_SCOPE, settings.AUTH_LOGIN_FAILURES_PER_ACCOUNT, window)
+    return attempt_take([(network, client_network(request)), (account, normalised_email(email))])
+
+
+def login_attempt_succeeded(attempt: Attempt) -> None:
+    attempt.undo()
+    attempt.clear(ACCOUNT_SCOPE)
+
+
+def login_refusal_message() -> str:
+    minutes = _minutes(_login_window())
+    return f"Too many failed sign-in attempts. Try again in {minutes} minutes."
+
+
+def password_reset_allowed(*, email: str, request) -> bool:
+    window = settings.AUTH_PASSWORD_RESET_WINDOW_S
+    network = Limit("reset:network", settings.AUTH_PASSWORD_RESETS_PER_IP, window)
+    address = Limit("reset:email", settings.AUTH_PASSWORD_RESETS_PER_EMAIL, window)
+    counted = [(network, client_network(request)), (address, normalised_email(email))]
+    return attempt_take(counted) is not None
+
+
+def signup_allowed(*, request) -> bool:
+    limit = Limit("signup:network", settings.AUTH_SIGNUPS_PER_IP, settings.AUTH_SIGNUP_WINDOW_S)
+    return attempt_take([(limit, client_network(request))]) is not None
+
+
+def signup_refusal_message() -> str:
+    minutes = _minutes(settings.AUTH_SIGNUP_WINDOW_S)
+    return f"Too many accounts were created from your network. Try again in {minutes} minutes."
+
+
+def refused_sign_in_is_429(view: Callable) -> Callable:
+    """A sign-in view whose form was refused by the limit answers 429 with Retry-After
+    (Django's LoginView and the admin's answer 200 to every form error)."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        form = (getattr(response, "context_data", None) or {}).get("form")
+        if form is not None and form.has_error(NON_FIELD_ERRORS, TOO_MANY_ATTEMPTS):
+            response.status_code = 429
+            response["Retry-After"] = str(_login_window())
+        return response
+
+    return wrapped
