@@ -21,9 +21,10 @@ from collections.abc import Callable
 from functools import wraps
 
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS
 
-from accounts.counters import Attempt, Limit, attempt_take
+from accounts.counters import Attempt, Limit, attempt_take, counter_key
 
 TOO_MANY_ATTEMPTS = "too_many_attempts"
 ACCOUNT_SCOPE = "login:account"
@@ -68,6 +69,17 @@ def login_attempt_begin(*, email: str, request) -> Attempt | None:
 def login_attempt_succeeded(attempt: Attempt) -> None:
     attempt.undo()
     attempt.clear(ACCOUNT_SCOPE)
+
+
+def login_failures_clear(*, email: str = "", network: str = "") -> None:
+    """Forget the failed sign-ins of an address and/or a client network (an operator's
+    `clear_sign_in_lock`); raises when the cache cannot be reached."""
+    keys = []
+    if email:
+        keys.append(counter_key(ACCOUNT_SCOPE, normalised_email(email)))
+    if network:
+        keys.append(counter_key(NETWORK_SCOPE, network))
+    cache.delete_many(keys)
 
 
 def login_refusal_message() -> str:

@@ -319,3 +319,21 @@ def test_sign_ups_are_limited_per_network(client, db, settings):
 )
 def test_clients_are_counted_per_address_and_ipv6_per_64(rf, remote_addr, network):
     assert client_network(rf.get("/", REMOTE_ADDR=remote_addr)) == network
+
+
+def test_an_operator_can_clear_a_lock(client, org_a, settings):
+    from django.core.management import CommandError, call_command
+
+    settings.AUTH_LOGIN_FAILURES_PER_IP = 6
+    for _ in range(5):
+        sign_in(client, OWNER, "wrong-guess")
+    assert sign_in(client, OWNER, RIGHT).status_code == 429
+
+    call_command("clear_sign_in_lock", " Owner-A@example.com")
+
+    assert sign_in(client, OWNER, "wrong-again").status_code == 200  # the 6th on the network
+    assert sign_in(client, OWNER, RIGHT).status_code == 429  # the network's limit now
+    call_command("clear_sign_in_lock", "--network", "127.0.0.1")
+    assert sign_in(client, OWNER, RIGHT).status_code == 302
+    with pytest.raises(CommandError, match="Give an e-mail address"):
+        call_command("clear_sign_in_lock")
