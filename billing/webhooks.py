@@ -184,23 +184,96 @@ def charge_refunded(*, record: StripeEvent, obj: dict) -> str:
         return "already_refunded"
     wanted = (refunded_cents - previous_cents) * MICROS_PER_CENT
     # Requests in flight hold part of the balance; the debit takes only what is free.
+    _debit_available(
+        organization=organization,
+        wanted=wanted,
+        key=f"{prefix}{refunded_cents}",
+        note=f"Stripe refund on {charge_id}: {wanted} µ$ refunded",
+        record=record,
+    )
+    return "debited"
+
+
+def _debit_available(
+    *, organization: Organization, wanted: int, key: str, note: str, record: StripeEvent
+) -> LedgerEntry | None:
+    """Debit `wanted` µ$ as a refund entry, capped at what requests in flight do not
+    hold (the balance never goes below zero); the note records any shortfall."""
+    account, _ = CreditAccount.objects.get_or_create(organization=organization)
+    account = CreditAccount.objects.select_for_update().get(pk=account.pk)
     debit = min(wanted, max(account.balance_micros - account.reserved_micros, 0))
-    note = f"Stripe refund on {charge_id}: {wanted} µ$ refunded"
     if debit < wanted:
         note += f"; only {debit} µ$ debited, the available balance was lower"
-    credits_add(
+    return credits_add(
         organization=organization,
         amount_micros=-debit,
         kind=LedgerEntry.Kind.REFUND,
-        idempotency_key=f"{prefix}{refunded_cents}",
+        idempotency_key=key,
         note=note,
         stripe_event=record,
     )
-    return "debited"
+
+
+def dispute_funds_withdrawn(*, record: StripeEvent, obj: dict) -> str:
+    """A chargeback: the disputed amount left the platform's Stripe balance, so it leaves
+    the tenant's credits (capped at the available balance, as a refund is).
+
+    Stripe announces it twice (`charge.dispute.created`, then `funds_withdrawn`); both
+    carry the dispute, whose id keys the debit, so it happens once. An inquiry
+    (`warning_*` status) moves no money and debits nothing.
+    """
+    organization = _organization_for_charge(obj)
+    if organization is None:
+        logger.error("Dispute %s is on a charge of no known organization", obj.get("id"))
+        return "unknown_organization"
+    record.organization = organization
+    if (obj.get("currency") or "usd").lower() != "usd":
+        return "unsupported_currency"
+    if str(obj.get("status") or "").startswith("warning_"):
+        return "inquiry"
+    amount_cents = obj.get("amount")
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
+        logger.error("Dispute %s has amount %r; not debited", obj.get("id"), amount_cents)
+        return "invalid_amount"
+    wanted = amount_cents * MICROS_PER_CENT
+    entry = _debit_available(
+        organization=organization,
+        wanted=wanted,
+        key=f"stripe:dispute:{obj['id']}:withdrawn",
+        note=f"Stripe dispute {obj['id']} on {obj.get('charge')}: {wanted} µ$ withdrawn",
+        record=record,
+    )
+    return "debited" if entry is not None else "already_debited"
+
+
+def dispute_funds_reinstated(*, record: StripeEvent, obj: dict) -> str:
+    """A dispute won: what its withdrawal debited comes back, once (`funds_reinstated`
+    and `charge.dispute.closed` with status `won` both announce it)."""
+    if record.type == "charge.dispute.closed" and obj.get("status") != "won":
+        return "ignored"
+    withdrawn = LedgerEntry.objects.filter(
+        idempotency_key=f"stripe:dispute:{obj.get('id')}:withdrawn"
+    ).first()
+    if withdrawn is None:
+        return "nothing_withdrawn"
+    record.organization = withdrawn.organization
+    entry = credits_add(
+        organization=withdrawn.organization,
+        amount_micros=-withdrawn.amount_micros,
+        kind=LedgerEntry.Kind.ADJUSTMENT,
+        idempotency_key=f"stripe:dispute:{obj['id']}:reinstated",
+        note=f"Stripe dispute {obj['id']} won: {-withdrawn.amount_micros} µ$ reinstated",
+        stripe_event=record,
+    )
+    return "reinstated" if entry is not None else "already_reinstated"
 
 
 HANDLERS = {
     "checkout.session.completed": checkout_paid,
     "checkout.session.async_payment_succeeded": checkout_paid,
     "charge.refunded": charge_refunded,
+    "charge.dispute.created": dispute_funds_withdrawn,
+    "charge.dispute.funds_withdrawn": dispute_funds_withdrawn,
+    "charge.dispute.funds_reinstated": dispute_funds_reinstated,
+    "charge.dispute.closed": dispute_funds_reinstated,
 }

@@ -315,6 +315,61 @@ def test_a_refund_finds_the_tenant_through_the_checkout(client, org_a, org_b, fa
     assert _balance(org_b) == 0
 
 
+def test_a_chargeback_debits_once_and_a_won_dispute_gives_it_back(client, org_a, fake_stripe):
+    session = _checkout(fake_stripe, org_a, dollars=20)
+    _deliver(client, fake_stripe, _completed(fake_stripe, session))
+    dispute = fake_stripe.dispute_for(session["id"], amount_cents=1500)
+
+    created = _deliver(client, fake_stripe, fake_stripe.event("charge.dispute.created", dispute))
+    withdrawn = _deliver(
+        client, fake_stripe, fake_stripe.event("charge.dispute.funds_withdrawn", dispute)
+    )
+
+    assert created.json()["outcome"] == "debited"
+    assert withdrawn.json()["outcome"] == "already_debited"
+    assert _balance(org_a) == 5_000_000
+
+    won = dict(dispute, status="won")
+    reinstated = _deliver(
+        client, fake_stripe, fake_stripe.event("charge.dispute.funds_reinstated", won)
+    )
+    closed = _deliver(client, fake_stripe, fake_stripe.event("charge.dispute.closed", won))
+
+    assert reinstated.json()["outcome"] == "reinstated"
+    assert closed.json()["outcome"] == "already_reinstated"
+    assert _balance(org_a) == 20_000_000
+    moves = LedgerEntry.objects.filter(organization=org_a).exclude(kind="topup")
+    assert sorted(e.amount_micros for e in moves) == [-15_000_000, 15_000_000]
+
+
+def test_a_lost_dispute_keeps_the_debit_and_never_goes_below_zero(client, org_a, fake_stripe):
+    session = _checkout(fake_stripe, org_a, dollars=20)
+    _deliver(client, fake_stripe, _completed(fake_stripe, session))
+    credits_add(organization=org_a, amount_micros=-12_000_000, kind="charge", idempotency_key="x")
+    dispute = fake_stripe.dispute_for(session["id"])
+
+    _deliver(client, fake_stripe, fake_stripe.event("charge.dispute.funds_withdrawn", dispute))
+    lost = dict(dispute, status="lost")
+    closed = _deliver(client, fake_stripe, fake_stripe.event("charge.dispute.closed", lost))
+
+    assert closed.json()["outcome"] == "ignored"
+    assert _balance(org_a) == 0
+    entry = LedgerEntry.objects.get(organization=org_a, kind="refund")
+    assert entry.amount_micros == -8_000_000
+    assert "only 8000000 µ$ debited" in entry.note
+
+
+def test_an_inquiry_moves_nothing(client, org_a, fake_stripe):
+    session = _checkout(fake_stripe, org_a, dollars=20)
+    _deliver(client, fake_stripe, _completed(fake_stripe, session))
+    inquiry = fake_stripe.dispute_for(session["id"], status="warning_needs_response")
+
+    response = _deliver(client, fake_stripe, fake_stripe.event("charge.dispute.created", inquiry))
+
+    assert response.json()["outcome"] == "inquiry"
+    assert _balance(org_a) == 20_000_000
+
+
 def test_unknown_event_types_are_acknowledged(client, fake_stripe, db):
     payload = fake_stripe.event("customer.created", {"id": "cus_1", "object": "customer"})
 

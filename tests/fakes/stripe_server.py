@@ -119,6 +119,23 @@ class FakeStripe:
             "metadata": {},
         }
 
+    def dispute_for(
+        self, session_id: str, *, status: str = "needs_response", amount_cents: int | None = None
+    ) -> dict[str, Any]:
+        """A Dispute object (a chargeback) on the Session's charge, as Stripe sends it."""
+        session = self.sessions[session_id]
+        return {
+            "id": f"dp_{session_id[3:]}",
+            "object": "dispute",
+            "amount": session["amount_total"] if amount_cents is None else amount_cents,
+            "charge": f"ch_{session_id[3:]}",
+            "currency": "usd",
+            "payment_intent": session["payment_intent"],
+            "reason": "fraudulent",
+            "status": status,
+            "metadata": {},
+        }
+
     def pay(self, session_id: str, *, payment_status: str = "paid") -> httpx.Response:
         """What Stripe does when the customer pays: update the Session, send the webhook."""
         with self._lock:
