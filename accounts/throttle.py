@@ -8,9 +8,11 @@
   answers as always and no mail is sent.
 - Sign-up: submissions per network.
 
-The client is REMOTE_ADDR: the project trusts no forwarding header, so behind a proxy
-every client is the proxy's address (docs/dashboard.md). IPv6 clients are counted per
-/64, the block one subscriber usually holds. Counting is in accounts/counters.py.
+The client is REMOTE_ADDR: the project trusts no forwarding header. A loopback client
+is not limited per network, only per address: it is the operator's own machine, or a
+proxy on the same host in front of every client, whose network limit would lock everyone
+out at once (docs/dashboard.md). IPv6 clients are counted per /64, the block one
+subscriber usually holds. Counting is in accounts/counters.py.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from accounts.counters import Attempt, Limit, attempt_take, counter_key
 TOO_MANY_ATTEMPTS = "too_many_attempts"
 ACCOUNT_SCOPE = "login:account"
 NETWORK_SCOPE = "login:network"
+LOOPBACK = "loopback"
 
 
 def client_network(request) -> str:
@@ -37,11 +40,19 @@ def client_network(request) -> str:
         parsed = ipaddress.ip_address(address)
     except ValueError:
         return "unknown"
+    if parsed.version == 6 and parsed.ipv4_mapped is not None:
+        parsed = parsed.ipv4_mapped
+    if parsed.is_loopback:
+        return LOOPBACK
     if parsed.version == 6:
-        if parsed.ipv4_mapped is not None:
-            return str(parsed.ipv4_mapped)
         return str(ipaddress.ip_network(f"{parsed}/64", strict=False))
     return str(parsed)
+
+
+def _per_network(limit: Limit, request) -> list[tuple[Limit, str]]:
+    """The network's limit on this request's client, none for a loopback client."""
+    network = client_network(request)
+    return [] if network == LOOPBACK else [(limit, network)]
 
 
 def normalised_email(typed: str) -> str:
@@ -63,7 +74,7 @@ def login_attempt_begin(*, email: str, request) -> Attempt | None:
     window = _login_window()
     network = Limit(NETWORK_SCOPE, settings.AUTH_LOGIN_FAILURES_PER_IP, window)
     account = Limit(ACCOUNT_SCOPE, settings.AUTH_LOGIN_FAILURES_PER_ACCOUNT, window)
-    return attempt_take([(network, client_network(request)), (account, normalised_email(email))])
+    return attempt_take([*_per_network(network, request), (account, normalised_email(email))])
 
 
 def login_attempt_succeeded(attempt: Attempt) -> None:
@@ -91,13 +102,13 @@ def password_reset_allowed(*, email: str, request) -> bool:
     window = settings.AUTH_PASSWORD_RESET_WINDOW_S
     network = Limit("reset:network", settings.AUTH_PASSWORD_RESETS_PER_IP, window)
     address = Limit("reset:email", settings.AUTH_PASSWORD_RESETS_PER_EMAIL, window)
-    counted = [(network, client_network(request)), (address, normalised_email(email))]
+    counted = [*_per_network(network, request), (address, normalised_email(email))]
     return attempt_take(counted) is not None
 
 
 def signup_allowed(*, request) -> bool:
     limit = Limit("signup:network", settings.AUTH_SIGNUPS_PER_IP, settings.AUTH_SIGNUP_WINDOW_S)
-    return attempt_take([(limit, client_network(request))]) is not None
+    return attempt_take(_per_network(limit, request)) is not None
 
 
 def signup_refusal_message() -> str:

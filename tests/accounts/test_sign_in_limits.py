@@ -18,6 +18,12 @@ from accounts.throttle import client_network
 OWNER = "owner-a@example.com"
 RIGHT = "pw-a-123456"
 REFUSAL = b"Too many failed sign-in attempts. Try again in 15 minutes."
+CLIENT_ADDR = "198.51.100.20"  # a client on the internet: loopback is not limited per network
+
+
+@pytest.fixture
+def client():
+    return Client(REMOTE_ADDR=CLIENT_ADDR)
 
 
 def use_redis(settings) -> None:
@@ -173,7 +179,7 @@ def test_the_counters_live_in_the_shared_cache(client, org_a, shared_cache):
         sign_in(client, OWNER, "wrong-guess")
 
     assert cache.get(counter_key("login:account", OWNER)) == 3
-    assert cache.get(counter_key("login:network", "127.0.0.1")) == 3
+    assert cache.get(counter_key("login:network", CLIENT_ADDR)) == 3
 
 
 @pytest.mark.django_db(transaction=True)
@@ -313,12 +319,34 @@ def test_sign_ups_are_limited_per_network(client, db, settings):
         ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
         ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),
         ("::ffff:192.0.2.1", "192.0.2.1"),
+        ("127.0.0.1", "loopback"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.5", "loopback"),
         ("", "unknown"),
         ("not an address", "unknown"),
     ],
 )
 def test_clients_are_counted_per_address_and_ipv6_per_64(rf, remote_addr, network):
     assert client_network(rf.get("/", REMOTE_ADDR=remote_addr)) == network
+
+
+def test_a_loopback_client_is_limited_per_address_only(db, settings):
+    """The operator's own machine, or a proxy on this host in front of every client."""
+    settings.AUTH_SIGNUPS_PER_IP = 1
+    settings.AUTH_LOGIN_FAILURES_PER_IP = 1
+    local = Client(REMOTE_ADDR="127.0.0.1")
+    data = {"password1": "a-long-pass-42", "password2": "a-long-pass-42"}
+
+    for number in range(3):
+        assert (
+            local.post("/signup/", {**data, "email": f"s{number}@example.com"}).status_code == 302
+        )
+        local.post("/logout/")
+        assert sign_in(local, f"guess-{number}@example.com", "x").status_code == 200
+
+    for _ in range(5):
+        sign_in(local, "s0@example.com", "wrong")
+    assert sign_in(local, "s0@example.com", "a-long-pass-42").status_code == 429
 
 
 def test_an_operator_can_clear_a_lock(client, org_a, settings):
@@ -333,7 +361,7 @@ def test_an_operator_can_clear_a_lock(client, org_a, settings):
 
     assert sign_in(client, OWNER, "wrong-again").status_code == 200  # the 6th on the network
     assert sign_in(client, OWNER, RIGHT).status_code == 429  # the network's limit now
-    call_command("clear_sign_in_lock", "--network", "127.0.0.1")
+    call_command("clear_sign_in_lock", "--network", CLIENT_ADDR)
     assert sign_in(client, OWNER, RIGHT).status_code == 302
     with pytest.raises(CommandError, match="Give an e-mail address"):
         call_command("clear_sign_in_lock")
