@@ -23,6 +23,12 @@ def micros_to_usd_str(micros: int) -> str:
     return format(micros_to_usd(micros), "f")
 
 
+def usd_str(usd: Decimal) -> str:
+    """At least six decimals ('0.001055'), more when the amount needs them ('0.0015825')."""
+    six = usd.quantize(Decimal("0.000001"))
+    return format(six if six == usd else usd.normalize(), "f")
+
+
 def micros_to_cents(micros: int) -> Decimal:
     """Exact cents as a Decimal (1 cent = 10,000 micros): 0.1055 for 1,055 micros."""
     return (Decimal(micros) / 10_000).normalize() if micros else Decimal(0)

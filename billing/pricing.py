@@ -11,12 +11,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.conf import settings
 
 from accounts.models import Organization
 from billing.models import FeePolicy
-from billing.money import ceil_div
+from billing.money import MICROS_PER_USD, ceil_div
 
 # Default fee when the operator deleted the platform row: 5.5 %, nothing fixed.
 DEFAULT_FEE_PERCENT_BP = 550
@@ -55,10 +56,11 @@ def _fee_policies() -> dict[int | None, FeePolicy]:
     return policies
 
 
-def fee_policy_for(*, organization: Organization) -> FeePolicy:
-    """The tenant's override, else the platform default row, else 5.5 % (unsaved)."""
+def fee_policy_for(*, organization: Organization | None) -> FeePolicy:
+    """The tenant's override, else the platform default row, else 5.5 % (unsaved).
+    Without an organization, the platform default."""
     policies = _fee_policies()
-    policy = policies.get(organization.pk) or policies.get(None)
+    policy = (organization is not None and policies.get(organization.pk)) or policies.get(None)
     if policy is not None:
         return policy
     return FeePolicy(organization=None, percent_bp=DEFAULT_FEE_PERCENT_BP, fixed_micros=0)
@@ -74,6 +76,15 @@ def token_cost_micros(*, tokens: int, per_mtok_micros: int) -> int:
 def fee_micros(*, provider_cost_micros: int, policy: FeePolicy) -> int:
     percent = ceil_div(policy.percent_bp * provider_cost_micros, BASIS_POINTS)
     return percent + policy.fixed_micros
+
+
+def list_price_usd(*, micros: int, policy: FeePolicy, per_request: bool = False) -> Decimal:
+    """A price-list entry as the client pays it: the provider's price plus the fee's
+    percentage, plus the fixed fee on the per-request entry. Exact (it may need more
+    than six decimals); a request's total is rounded up to a whole micro-dollar once."""
+    fixed = policy.fixed_micros if per_request else 0
+    scaled = Decimal(micros) * (BASIS_POINTS + policy.percent_bp) / BASIS_POINTS + fixed
+    return scaled / MICROS_PER_USD
 
 
 def _price(*, provider_cost_micros: int, organization: Organization) -> Price:

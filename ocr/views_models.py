@@ -1,18 +1,25 @@
 """`GET /api/v1/models`: the models a client can ask for, who serves them, at what price.
 
 Public, like the model lists of the services the dialects imitate: prices are not secret
-and a client picks a model before it has a key. Prices are USD decimal strings.
+and a client picks a model before it has a key. Prices are USD decimal strings; `pricing`
+is what the client pays (the platform fee in it), `provider_pricing` the provider's list.
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from drf_spectacular.utils import extend_schema
+from rest_framework.exceptions import APIException, AuthenticationFailed
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.money import micros_to_usd_str
+from billing.models import FeePolicy
+from billing.money import micros_to_usd_str, usd_str
+from billing.pricing import fee_policy_for, list_price_usd
 from config.api import ApiError
+from keys.authentication import ApiKeyAuthentication
 from ocr.dialects import schemas
 from ocr.models import ProviderModel
 from ocr.providers import client_for
@@ -28,12 +35,35 @@ def models_served() -> list[ProviderModel]:
     return [row for row in rows if client_for(row.provider).available(model=row)]
 
 
-def _price(row) -> dict[str, str]:
+_PRICE_FIELDS = (
+    ("per_page_usd", "per_page_micros"),
+    ("per_request_usd", "per_request_micros"),
+    ("input_per_mtok_usd", "input_per_mtok_micros"),
+    ("output_per_mtok_usd", "output_per_mtok_micros"),
+)
+
+
+def _provider_price(row: ProviderModel) -> dict[str, str]:
+    """What the provider costs the platform, the price list as configured."""
+    return {name: micros_to_usd_str(getattr(row, field)) for name, field in _PRICE_FIELDS}
+
+
+def _client_price(row: ProviderModel, policy: FeePolicy) -> dict[str, str]:
+    """What the client pays: the provider's price with the platform fee in it."""
     return {
-        "per_page_usd": micros_to_usd_str(row.per_page_micros),
-        "per_request_usd": micros_to_usd_str(row.per_request_micros),
-        "input_per_mtok_usd": micros_to_usd_str(row.input_per_mtok_micros),
-        "output_per_mtok_usd": micros_to_usd_str(row.output_per_mtok_micros),
+        name: usd_str(
+            list_price_usd(
+                micros=getattr(row, field), policy=policy, per_request=name == "per_request_usd"
+            )
+        )
+        for name, field in _PRICE_FIELDS
+    }
+
+
+def _fee(policy: FeePolicy) -> dict[str, str]:
+    return {
+        "percent": format((Decimal(policy.percent_bp) / 100).normalize(), "f"),
+        "per_request_usd": micros_to_usd_str(policy.fixed_micros),
     }
 
 
@@ -47,7 +77,7 @@ def model_catalogue() -> dict[str, dict]:
     for row in models_served():
         entry = by_name.setdefault(
             row.name,
-            {"id": row.name, "object": "model", "providers": [], "pricing": _price(row)},
+            {"id": row.name, "object": "model", "providers": [], "row": row},
         )
         entry["providers"].append(
             {
@@ -55,7 +85,7 @@ def model_catalogue() -> dict[str, dict]:
                 "kind": row.provider.kind,
                 "name": row.provider.name or row.provider.slug,
                 "priority": row.provider.priority,
-                "pricing": _price(row),
+                "row": row,
                 "updated": int(row.provider.updated_at.timestamp()),
             }
         )
@@ -76,14 +106,37 @@ class ModelListView(APIView):
         tags=["models"],
     )
     def get(self, request):
+        policy = fee_policy_for(organization=_caller_organization(request))
         data = []
         for entry in model_catalogue().values():
             providers = [
-                {key: value for key, value in provider.items() if key != "updated"}
+                {
+                    **{
+                        key: value
+                        for key, value in provider.items()
+                        if key not in ("updated", "row")
+                    },
+                    **_prices(provider["row"], policy),
+                }
                 for provider in entry["providers"]
             ]
-            data.append({**entry, "providers": providers})
-        return Response({"object": "list", "data": data})
+            rest = {key: value for key, value in entry.items() if key != "row"}
+            data.append({**rest, **_prices(entry["row"], policy), "providers": providers})
+        return Response({"object": "list", "platform_fee": _fee(policy), "data": data})
+
+
+def _prices(row: ProviderModel, policy: FeePolicy) -> dict[str, dict[str, str]]:
+    return {"pricing": _client_price(row, policy), "provider_pricing": _provider_price(row)}
+
+
+def _caller_organization(request):
+    """The tenant of a valid key sent with the request (its own fee applies), else None
+    (the platform's default fee). The list is public: a bad key is no error here."""
+    try:
+        authenticated = ApiKeyAuthentication().authenticate(request)
+    except (AuthenticationFailed, APIException):
+        return None
+    return authenticated[1].organization if authenticated else None
 
 
 # --- Mistral's models API: what `client.models.list()` / `.retrieve()` read -----------

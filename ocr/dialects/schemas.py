@@ -261,10 +261,14 @@ models_response = inline_serializer(
                     required=False, help_text="The model that answers this name (an alias)"
                 ),
                 "providers": s.JSONField(),
-                "pricing": s.JSONField(help_text="USD decimal strings"),
+                "pricing": s.JSONField(
+                    help_text="What the client pays, platform fee included (USD decimal strings)"
+                ),
+                "provider_pricing": s.JSONField(help_text="The provider's price list, no fee"),
             },
             many=True,
-        )
+        ),
+        "platform_fee": s.JSONField(help_text="percent and per_request_usd"),
     },
 )
 

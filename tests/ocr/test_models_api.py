@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+from decimal import Decimal
+
 import pytest
 from rest_framework.test import APIClient
 
+from billing.models import FeePolicy
+from billing.services import credits_add
+from keys.services import api_key_create
 from ocr.models import Provider, ProviderModel
+from tests.ocr.dialect_support import phototest_png
 
 pytest_plugins = ["tests.fakes.fixtures"]
 pytestmark = pytest.mark.django_db
@@ -26,14 +33,63 @@ def test_it_lists_models_providers_and_prices_in_usd(fake_openai, provider_for):
     rapid = models["local/rapidocr"]
     # Routing order: the priority-5 fake first, then the built-in engine (priority 1000).
     assert [p["kind"] for p in rapid["providers"]] == ["openai_compatible", "local"]
-    assert rapid["providers"][0]["pricing"] == {
+    assert rapid["providers"][0]["provider_pricing"] == {
         "per_page_usd": "0.001500",
         "per_request_usd": "0.000000",
         "input_per_mtok_usd": "0.150000",
         "output_per_mtok_usd": "0.000000",
     }
-    assert rapid["providers"][1]["pricing"]["per_page_usd"] == "0.001000"
+    # What the client pays: the platform fee (5.5 %) is in it, exactly.
+    assert rapid["providers"][0]["pricing"] == {
+        "per_page_usd": "0.0015825",
+        "per_request_usd": "0.000000",
+        "input_per_mtok_usd": "0.158250",
+        "output_per_mtok_usd": "0.000000",
+    }
+    assert rapid["providers"][1]["pricing"]["per_page_usd"] == "0.001055"
     assert rapid["pricing"] == rapid["providers"][0]["pricing"]
+    assert rapid["provider_pricing"] == rapid["providers"][0]["provider_pricing"]
+    assert response.json()["platform_fee"] == {"percent": "5.5", "per_request_usd": "0.000000"}
+
+
+def test_credit_for_n_requests_at_the_listed_price_buys_exactly_n(
+    local_provider, org_b, client_for
+):
+    """A client that tops up N x the listed price of a page gets N one-page answers, then
+    402: the listed price is what it pays (it was the provider's price without the fee,
+    so $0.003 at '0.001000' a page bought 2 pages, not 3)."""
+    listed = APIClient().get("/api/v1/models").json()["data"]
+    per_page = Decimal(
+        next(m for m in listed if m["id"] == "local/rapidocr")["pricing"]["per_page_usd"]
+    )
+    credits_add(
+        organization=org_b, amount_micros=int(3 * per_page * 1_000_000), idempotency_key="n"
+    )
+    client = client_for(api_key_create(organization=org_b, name="n")[1])
+    image = {"image": base64.b64encode(phototest_png()).decode()}
+
+    answers = [client.post("/api/v1/ocr/extract", image, format="json") for _ in range(4)]
+
+    assert [a.status_code for a in answers] == [200, 200, 200, 402]
+    assert {a["X-Cost-Usd"] for a in answers[:3]} == {format(per_page, "f")}
+
+
+def test_a_key_sees_its_tenants_own_fee_and_a_fixed_fee_is_per_request(
+    local_provider, org_a, api_key, client_for
+):
+    FeePolicy.objects.create(organization=org_a, percent_bp=1000, fixed_micros=200)
+
+    def rapid(client):
+        body = client.get("/api/v1/models").json()
+        return body["platform_fee"], next(m for m in body["data"] if m["id"] == "local/rapidocr")
+
+    fee, model = rapid(client_for(api_key[1]))
+    assert fee == {"percent": "10", "per_request_usd": "0.000200"}
+    assert model["pricing"]["per_page_usd"] == "0.001100"
+    assert model["pricing"]["per_request_usd"] == "0.000200"
+    fee, model = rapid(client_for(None))
+    assert fee["percent"] == "5.5"
+    assert model["pricing"]["per_page_usd"] == "0.001055"
 
 
 def test_disabled_and_unavailable_models_are_not_listed(fake_openai, provider_for):
