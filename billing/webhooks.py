@@ -156,6 +156,21 @@ def _organization_for_charge(obj: dict) -> Organization | None:
     return topup.organization if topup else None
 
 
+def _charge_owner(*, record: StripeEvent, obj: dict) -> Organization | str:
+    """The tenant a charge (or a dispute on it) belongs to, set on the event's record; or
+    the outcome to answer when there is none, or when the charge is not in USD."""
+    organization = _organization_for_charge(obj)
+    if organization is None:
+        logger.error(
+            "%s %s is on a charge of no known organization", obj.get("object"), obj.get("id")
+        )
+        return "unknown_organization"
+    record.organization = organization
+    if (obj.get("currency") or "usd").lower() != "usd":
+        return "unsupported_currency"
+    return organization
+
+
 def charge_refunded(*, record: StripeEvent, obj: dict) -> str:
     """Debit what was refunded since the last refund event of this charge.
 
@@ -163,13 +178,9 @@ def charge_refunded(*, record: StripeEvent, obj: dict) -> str:
     accounts for and partial refunds debit only their own part. The balance never goes
     below zero: the debit is capped at the balance and the note records the shortfall.
     """
-    organization = _organization_for_charge(obj)
-    if organization is None:
-        logger.error("Refunded charge %s belongs to no known organization", obj.get("id"))
-        return "unknown_organization"
-    record.organization = organization
-    if (obj.get("currency") or "usd").lower() != "usd":
-        return "unsupported_currency"
+    organization = _charge_owner(record=record, obj=obj)
+    if isinstance(organization, str):
+        return organization
     charge_id = obj["id"]
     refunded_cents = int(obj.get("amount_refunded") or 0)
     # Serialize refunds of one tenant: the row lock makes "previous" below exact.
@@ -222,13 +233,9 @@ def dispute_funds_withdrawn(*, record: StripeEvent, obj: dict) -> str:
     carry the dispute, whose id keys the debit, so it happens once. An inquiry
     (`warning_*` status) moves no money and debits nothing.
     """
-    organization = _organization_for_charge(obj)
-    if organization is None:
-        logger.error("Dispute %s is on a charge of no known organization", obj.get("id"))
-        return "unknown_organization"
-    record.organization = organization
-    if (obj.get("currency") or "usd").lower() != "usd":
-        return "unsupported_currency"
+    organization = _charge_owner(record=record, obj=obj)
+    if isinstance(organization, str):
+        return organization
     if str(obj.get("status") or "").startswith("warning_"):
         return "inquiry"
     amount_cents = obj.get("amount")
