@@ -1,12 +1,14 @@
 """The rule-based invoice extractor's accuracy, field by field, on the ten SROIE receipts
 and on receipts and invoices it was never tuned on (prints; not a test).
 
-    .venv/bin/python bench/invoice_rules.py [--seed N ...] [--count N] [--cache FILE] [-v]
+    .venv/bin/python bench/invoice_rules.py [--seed N ...] [--count N] [--hard N ...]
+        [--cache FILE] [-v]
 
 Each document goes through the real engine (`engine_run`: RapidOCR for images, the text
 layer for PDFs) and then `invoice_extract_rules`, as seed 002 does without a chat model.
 The held-out documents come from tests/fakes/invoices.py (one set per seed, rendered on
-the spot). Fields are compared as `tests.fakes.invoices.field_matches` says: the vendor's
+the spot); `--hard` adds sets of tests/fakes/invoices_hard.py (the cases those leave
+out: unlabelled, tipped, part-paid, large, rounded and foreign totals, taglines). Fields are compared as `tests.fakes.invoices.field_matches` says: the vendor's
 name at >= 0.8 similarity (case and spacing ignored), the date as ISO 8601, the total as
 a number. `--cache` keeps the engine's texts in a JSON file keyed by the document's
 SHA-256, so a second run measures the rules alone in a second.
@@ -86,8 +88,10 @@ def score(label: str, documents: list, cache: dict[str, str], verbose: bool) -> 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seed", type=int, nargs="+", default=[1, 2], help="held-out sets")
+    parser.add_argument("--seed", type=int, nargs="*", default=[1, 2], help="held-out sets")
     parser.add_argument("--count", type=int, default=40, help="documents per held-out set")
+    parser.add_argument("--hard", type=int, nargs="*", default=[], help="hard-case sets")
+    parser.add_argument("--hard-count", type=int, default=44, help="documents per hard set")
     parser.add_argument("--cache", type=Path, help="JSON file of engine texts to reuse")
     parser.add_argument("-v", "--verbose", action="store_true", help="groups and misses")
     args = parser.parse_args()
@@ -96,6 +100,7 @@ def main() -> None:
 
     django.setup()
     from tests.fakes.invoices import held_out_documents
+    from tests.fakes.invoices_hard import hard_documents
 
     cache = json.loads(args.cache.read_text()) if args.cache and args.cache.exists() else {}
     started = time.perf_counter()
@@ -103,6 +108,9 @@ def main() -> None:
     for seed in args.seed:
         documents = held_out_documents(seed=seed, count=args.count)
         score(f"held-out seed {seed} ({len(documents)} docs)", documents, cache, args.verbose)
+    for seed in args.hard:
+        documents = hard_documents(seed=seed, count=args.hard_count)
+        score(f"hard seed {seed} ({len(documents)} docs)", documents, cache, args.verbose)
     print(f"({time.perf_counter() - started:.0f} s)")
     if args.cache:
         args.cache.write_text(json.dumps(cache))

@@ -39,7 +39,7 @@ class Document:
 
 
 @dataclass
-class _Amounts:
+class Amounts:
     items: list[tuple[str, int, Decimal]]
     subtotal: Decimal
     discount: Decimal
@@ -47,7 +47,7 @@ class _Amounts:
     total: Decimal
 
 
-def _amounts(rng: random.Random, *, invoice: bool) -> _Amounts:
+def item_amounts(rng: random.Random, *, invoice: bool) -> Amounts:
     items = []
     for name in rng.sample(ITEMS, rng.randint(2, 5)):
         quantity = rng.choice((1, 1, 2, 3, 10) if invoice else (1, 1, 1, 2, 3))
@@ -56,10 +56,10 @@ def _amounts(rng: random.Random, *, invoice: bool) -> _Amounts:
     subtotal = sum((q * unit for _, q, unit in items), Decimal(0))
     discount = (subtotal * Decimal("0.1")).quantize(CENT) if rng.random() < 0.25 else Decimal(0)
     tax = ((subtotal - discount) * Decimal("0.08")).quantize(CENT, ROUND_HALF_UP)
-    return _Amounts(items, subtotal, discount, tax, subtotal - discount + tax)
+    return Amounts(items, subtotal, discount, tax, subtotal - discount + tax)
 
 
-class _Page:
+class Page:
     """A cursor down the page: `line` puts runs at the current height and moves on."""
 
     def __init__(self, width: int, family: str, size: int) -> None:
@@ -88,10 +88,10 @@ class _Page:
 
 def _receipt(rng: random.Random, c: Convention, vendor: str, day: dt.date):
     width = rng.choice((440, 480, 520))
-    page = _Page(width, rng.choice(list(FAMILIES)), rng.choice((17, 18, 20)))
+    page = Page(width, rng.choice(list(FAMILIES)), rng.choice((17, 18, 20)))
     mid, left, right = width / 2, 24, width - 24
     style = rng.choice(c.money)
-    amounts = _amounts(rng, invoice=False)
+    amounts = item_amounts(rng, invoice=False)
     if rng.random() < 0.3:  # a logo's mark above the name
         shape = rng.choice(("rect", "ellipse"))
         page.boxes.append(Box(mid - 30, page.y, mid + 30, page.y + 50, shape))
@@ -170,7 +170,7 @@ def _receipt(rng: random.Random, c: Convention, vendor: str, day: dt.date):
     return page.layout(), total
 
 
-def _invoice_header(page: _Page, rng: random.Random, c: Convention, vendor: str, meta: list[str]):
+def _invoice_header(page: Page, rng: random.Random, c: Convention, vendor: str, meta: list[str]):
     """The vendor's block and the invoice's number and dates, in one of four common
     arrangements (title right, title on top, a "From:" label, the vendor on the right)."""
     left, right, middle = 48, page.width - 48, page.width * 0.58
@@ -204,10 +204,10 @@ def _invoice_header(page: _Page, rng: random.Random, c: Convention, vendor: str,
 
 def _invoice(rng: random.Random, c: Convention, vendor: str, day: dt.date):
     width = rng.choice((900, 960))
-    page = _Page(width, rng.choice(("sans", "serif", "condensed")), rng.choice((17, 18)))
+    page = Page(width, rng.choice(("sans", "serif", "condensed")), rng.choice((17, 18)))
     left, right, middle = 48, width - 48, width * 0.58
     style = rng.choice([s for s in c.money if not s.startswith("bare")] or c.money)
-    amounts = _amounts(rng, invoice=True)
+    amounts = item_amounts(rng, invoice=True)
     due = day + dt.timedelta(days=rng.choice((14, 30)))
     date_style = rng.choice(c.dates)
     meta = [
