@@ -20,7 +20,7 @@ MONTHS = {
             ("jul", "july"),
             ("aug", "august"),
             ("sep", "sept", "september"),
-            ("oct", "october"),
+            ("oct", "october", "0ct", "0ctober"),  # OCR reads the O as a zero
             ("nov", "november"),
             ("dec", "december"),
         ]
@@ -41,7 +41,10 @@ DATE_PATTERNS = [
         ),
     ),
     ("d_mon_y", re.compile(rf"\b(\d{{1,2}})\s*({MONTH_NAMES})[a-z]*\.?,?\s*(\d{{4}})\b", re.I)),
-    ("mon_d_y", re.compile(rf"\b({MONTH_NAMES})[a-z]*\.?\s+(\d{{1,2}}),?\s+(\d{{4}})\b", re.I)),
+    (
+        "mon_d_y",
+        re.compile(rf"\b({MONTH_NAMES})[a-z]*\.?\s+(\d{{1,2}})(?:,\s*|\s+)(\d{{4}})\b", re.I),
+    ),
 ]
 TIME = re.compile(r"\b([01]?\d|2[0-3]):[0-5]\d\b")
 # Month first (03/07/24 is March 7) is the United States' order: told by a date that can

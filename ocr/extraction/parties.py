@@ -42,6 +42,18 @@ _TITLE_EDGE = re.compile(
     r"\s+(?:tax\s+|sales\s+)?(?:invoice|receipt)\s*$",
     re.I,
 )
+# Lines printed above a name that are not one: which copy of the slip this is, and the
+# name's tagline ("A member of Hartwell Group", "Since 1987").
+_COPY_MARK = re.compile(
+    r"^\W*(?:(?:customer|merchant|store|shop|office|cardholder|duplicate|original)\s+copy|"
+    r"copy|duplicate|re-?print(?:ed)?(?:\s+(?:copy|receipt))?|original|void)\W*$",
+    re.I,
+)
+_TAGLINE = re.compile(
+    r"^\W*(?:(?:an?\s+)?(?:(?:proud\s+)?member|part|division|subsidiary|unit|brand)\s+of\b|"
+    r"since\s+\d{4}|est(?:\.|ablished|d\.?)\s*(?:in\s+)?\d{4})",
+    re.I,
+)
 _GREETING = re.compile(r"\b(welcome|thank\s*you|thanks)\b", re.I)
 _STREET = re.compile(
     r"\b(street|st|road|rd|avenue|ave|lane|ln|drive|dr|blvd|boulevard|way|suite|unit|floor|"
@@ -62,7 +74,7 @@ def vendor_name(lines: list[str]) -> tuple[str | None, int | None]:
     labelled = _labelled_vendor(lines[:40])
     if labelled[0] is not None:
         return labelled
-    head = [_name_text(line) for line in lines[:12]]
+    head = ["" if _not_a_name(line) else _name_text(line) for line in lines[:12]]
     first_label = next((i for i, line in enumerate(head) if _CUSTOMER_LABEL.match(line)), None)
     customer = _customer_lines(head)
     above = [i for i in range(len(head)) if first_label is None or i < first_label]
@@ -113,6 +125,10 @@ def _suffixed_name(head: list[str], region: list[int]) -> tuple[str | None, int 
                 break
         return name, end
     return None, None
+
+
+def _not_a_name(line: str) -> bool:
+    return bool(_COPY_MARK.match(line) or _TAGLINE.match(line))
 
 
 def _name_text(line: str) -> str:

@@ -14,12 +14,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from ocr.dialects.common import strip_markdown
+from ocr.extraction.amounts import MONEY, MONEY_RE, amount_value, last_amount
 from ocr.extraction.dates import dates_in, invoice_dates
 from ocr.extraction.parties import bill_to, vendor_address, vendor_name
+from ocr.extraction.totals import invoice_total
 
 MAX_LINES = 2000  # OCR text is client-influenced: cap the work
-MONEY = r"-?(?:[$€£¥₹]|RM|USD|EUR|GBP)?\s?-?\d{1,3}(?:[,.\s]\d{3})*[.,]\d{2}(?!\d)"
-_MONEY_RE = re.compile(MONEY)
 _TAX_ID = re.compile(
     r"(?:GST\s*(?:ID|NO|REG(?:\.|ISTRATION)?)(?:\s*NO)?|VAT\s*(?:NO|ID|REG(?:\.|ISTRATION)?)?"
     r"(?:\s*NO)?|TAX\s*ID|TIN|ABN|EIN|USt-?IdNr\.?|SIRET|Company\s*No)\s*[.:#]*\s*"
@@ -33,16 +33,6 @@ _INVOICE_NO = re.compile(
     r"doc\s*no\.?|bill\s*no\.?|slip\s*no\.?|order\s*(?:no\.?|#))\s*[.:#]*\s*([A-Z0-9][A-Z0-9\-/]{2,})",
     re.I,
 )
-_TOTAL_LINE = re.compile(
-    r"(\b(total|amount\s+due|balance\s+due|grand\s+total)\b|^\W*amount\W*:)", re.I
-)
-_NOT_TOTAL = re.compile(
-    r"(sub[\s\-]*total|total\s*(qty|quantity|item|savings|discount|gst\b|tax\b|vat\b|excl)|"
-    r"excl|excluding|quantity|tax\s*total|total\s*tax|total\s*h\.?t\b|hors\s*tax)",
-    re.I,
-)
-_PAYMENT = re.compile(r"^\s*(cash|change|visa|master|card|payment|tender|paid|credit)\b", re.I)
-_SUMMARY = re.compile(r"(gst|tax|vat)\s+summary", re.I)
 _SUBTOTAL = re.compile(
     r"(sub[\s\-]*total|total\s*sales\s*\(?\s*excl|total\s*excl|net\s*amount|total\s*h\.?t\b|"
     r"montant\s*h\.?t\b|hors\s*tax|zwischensumme|nettobetrag|base\s*imponible|imponibile)",
@@ -65,7 +55,8 @@ _ITEM_AMOUNT = re.compile(
 )
 _NOT_ITEM = re.compile(
     r"(total|tax|gst|vat|tva|mwst|\bust\b|iva|btw|cash|change|rounding|discount|balance|due|"
-    r"paid|tender|service|visa|card|amount|summary|relief|points|summe|montant)",
+    r"paid|tender|service|visa|card|amount|summary|relief|points|summe|montant|gesamt|totaal|betalen|"
+    r"zahlen|importe|payer|pagar|round)",
     re.I,
 )
 _CURRENCIES = [
@@ -115,77 +106,10 @@ def reading_pieces(text: str) -> list[str]:
     return pieces[:MAX_LINES]
 
 
-def amount_value(token: str) -> str | None:
-    """'RM 1,234.50' / '1.234,50' / '$7.60' → '1234.50'; None when it is not an amount."""
-    raw = re.sub(r"[^\d,.\-]", "", token.replace(" ", ""))
-    negative = raw.startswith("-") or "--" in raw
-    raw = raw.replace("-", "")
-    if re.fullmatch(r"\d{1,3}(\.\d{3})*,\d{2}", raw):
-        raw = raw.replace(".", "").replace(",", ".")
-    else:
-        raw = raw.replace(",", "")
-    try:
-        value = Decimal(raw)
-    except InvalidOperation:
-        return None
-    if negative:
-        value = -value
-    return format(value.quantize(Decimal("0.01")), "f")
-
-
-# An amount with letters OCR puts for digits ('15.U0', '1O.50', 'l2.00'): read only where
-# a total is expected and no clean amount is on the line.
-_MISREAD_AMOUNT = re.compile(r"(?<![\w.])([\dOoUDlIS]{1,7}[.,][\dOoUDlIS]{2})(?![\w.])")
-_MISREAD_DIGITS = str.maketrans("OoUDlIS", "0000115")
-
-
-def _last_amount(line: str) -> str | None:
-    found = _MONEY_RE.findall(line)
-    return amount_value(found[-1]) if found else None
-
-
-def _last_amount_misread(line: str) -> str | None:
-    """The last amount of the line, letters OCR misread for digits repaired; a token
-    needs at least two real digits to be taken for an amount."""
-    found = _last_amount(line)
-    if found is not None:
-        return found
-    for token in reversed(_MISREAD_AMOUNT.findall(line)):
-        if sum(ch.isdigit() for ch in token) >= 2:
-            return amount_value(token.translate(_MISREAD_DIGITS))
-    return None
-
-
-def _totals(lines: list[str]) -> tuple[str | None, int | None]:
-    candidates: list[tuple[int, str]] = []
-    for index, line in enumerate(lines):
-        if _SUMMARY.search(line) and candidates:
-            break
-        if _PAYMENT.match(line) and candidates:
-            break
-        if _TOTAL_LINE.search(line) and not _NOT_TOTAL.search(line):
-            amount = _last_amount_misread(line)
-            if amount is None and index + 1 < len(lines):
-                amount = (
-                    _last_amount(lines[index + 1])
-                    if _MONEY_RE.fullmatch(lines[index + 1].strip())
-                    else None
-                )
-            if amount is not None:
-                candidates.append((index, amount))
-    if not candidates:
-        return None, None
-    # A paid invoice ends "Amount Paid 120.00 / Balance Due 0.00": what it cost is the
-    # last total that is not nothing.
-    payable = [item for item in candidates if Decimal(item[1]) != 0] or candidates
-    index, amount = payable[-1]
-    return amount, index
-
-
 def _first_amount(lines: list[str], pattern: re.Pattern, exclude: re.Pattern | None) -> str | None:
     for line in lines:
         if pattern.search(line) and not (exclude and exclude.search(line)):
-            amount = _last_amount(line)
+            amount = last_amount(line)
             if amount is not None:
                 return amount
     return None
@@ -205,7 +129,7 @@ def _line_items(lines: list[str], end: int | None) -> list[dict[str, Any]]:
                 for previous in reversed(region[max(0, index - 3) : index]):
                     if (
                         re.search(r"[A-Za-z]{3,}", previous)
-                        and not _MONEY_RE.search(previous)
+                        and not MONEY_RE.search(previous)
                         and not dates_in(previous)
                     ):
                         description = previous
@@ -262,7 +186,7 @@ def invoice_extract_rules(*, text: str) -> dict[str, Any]:
     pieces = reading_pieces(text)
     name, vendor_index = vendor_name(pieces)
     invoice_date, due_date = invoice_dates(lines)
-    total, total_index = _totals(lines)
+    total, total_index = invoice_total(lines)
     return {
         "vendor": {
             "name": name,

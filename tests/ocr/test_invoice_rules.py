@@ -239,3 +239,169 @@ def test_a_paid_invoices_zero_balance_is_not_its_total():
     )
 
     assert invoice_extract_rules(text=text)["total"] == "120.00"
+
+
+# -- totals and vendors the held-out generator did not draw (tests/fakes/invoices_hard.py)
+
+
+def _receipt(*footer: str, head: str = "Kopi Corner") -> str:
+    return "\n".join(
+        (head, "Singapore 238859", "Date: 15/06/2023 18:50", "Teh tarik 4.50", *footer)
+    )
+
+
+def test_an_amount_alone_above_the_payment_is_the_total():
+    text = _receipt("Subtotal S$83.45", "GST S$6.68", "S$90.13", "Cash S$100.00", "Change S$9.87")
+
+    assert invoice_extract_rules(text=text)["total"] == "90.13"
+
+
+def test_without_any_total_the_payment_less_the_change_is_the_total():
+    text = _receipt("Espresso 3.20", "CASH 10.00", "CHANGE 2.30")
+
+    assert invoice_extract_rules(text=text)["total"] == "7.70"
+
+
+def test_a_tip_and_its_second_total_give_what_was_charged():
+    text = _receipt("Subtotal 40.00", "Tax 3.20", "Total 43.20", "Tip 8.00", "TOTAL 51.20")
+
+    assert invoice_extract_rules(text=text)["total"] == "51.20"
+
+
+def test_a_tip_left_blank_leaves_the_printed_total():
+    text = _receipt("Total 43.20", "Tip: __________", "Total: __________", "Signature: ____")
+
+    assert invoice_extract_rules(text=text)["total"] == "43.20"
+
+
+@pytest.mark.parametrize(
+    "paid",
+    [
+        "Amount Paid -£1,622.07",
+        "Less: Deposit -£1,622.07",
+        "Payment Received £1,622.07",
+        "Paid to date £1,622.07",
+    ],
+)
+def test_a_part_paid_invoices_total_is_the_invoice_total_not_the_balance(paid):
+    text = _receipt(
+        "Subtotal £3,003.83", "VAT £240.31", "Total £3,244.14", paid, "Balance Due £1,622.07"
+    )
+
+    assert invoice_extract_rules(text=text)["total"] == "3244.14"
+
+
+@pytest.mark.parametrize(
+    "adjustment, total",
+    [("-0.02", "45.60"), ("(0.02)", "45.60"), ("0.02-", "45.60"), ("0.03", "45.65")],
+)
+def test_a_rounding_adjustment_after_the_total_is_part_of_what_was_paid(adjustment, total):
+    text = _receipt("TOTAL RM45.62", f"ROUNDING ADJ {adjustment}", "CASH RM50.00")
+
+    assert invoice_extract_rules(text=text)["total"] == total
+
+
+def test_a_rounded_total_below_the_adjustment_is_not_adjusted_again():
+    text = _receipt("Total 45.62", "Rounding Adj -0.02", "Rounded Total 45.60", "Cash 50.00")
+
+    assert invoice_extract_rules(text=text)["total"] == "45.60"
+
+
+@pytest.mark.parametrize(
+    "paid",
+    [
+        "Total Paid SGD 200.00",
+        "TOTAL TENDERED SGD 200.00",
+        "Cash Received SGD 200.00",
+        "Amount Received SGD 200.00",
+    ],
+)
+def test_money_handed_over_is_never_the_total(paid):
+    text = _receipt("Total Sales SGD 139.24", paid, "Change Due SGD 60.76")
+
+    assert invoice_extract_rules(text=text)["total"] == "139.24"
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Total 7 items S$149.58",
+        "TOTAL (7 ITEMS) S$149.58",
+        "7 Item(s) Total S$149.58",
+        "Total Items: 7 Total: S$149.58",
+        "Total Qty 7 Total Amt S$149.58",
+    ],
+)
+def test_the_item_count_on_the_totals_line_is_not_the_total(line):
+    text = _receipt("Subtotal S$138.50", "GST 9% S$11.08", line, "VISA **** 4821 S$149.58")
+
+    assert invoice_extract_rules(text=text)["total"] == "149.58"
+
+
+def test_a_large_total_merged_with_its_label_is_read():
+    text = _receipt("Subtotal 40.00", "TOTAL45.60", "CASH 50.00")
+
+    assert invoice_extract_rules(text=text)["total"] == "45.60"
+
+
+@pytest.mark.parametrize(
+    "net, tax, total",
+    [
+        ("Zwischensumme 102,86 €", "MwSt 19% 8,23 €", "Summe 111,09 €"),
+        ("Zwischensumme 102,86 €", "MwSt 19% 8,23 €", "Gesamtbetrag 111,09 €"),
+        ("Total HT 102,86 €", "TVA 20% 8,23 €", "Net à payer 111,09 €"),
+        ("Base imponible 102,86 €", "IVA 21% 8,23 €", "Importe total 111,09 €"),
+        ("Imponibile 102,86 €", "IVA 22% 8,23 €", "Totale 111,09 €"),
+        ("Subtotaal € 102,86", "BTW 21% € 8,23", "Te betalen € 111,09"),
+    ],
+)
+def test_european_total_labels(net, tax, total):
+    text = _receipt(net, tax, total, "VISA **** 4821")
+
+    assert invoice_extract_rules(text=text)["total"] == "111.09"
+
+
+def test_total_incl_gst_is_the_total_whichever_comes_first():
+    lines = ["TOTAL INCL. GST 6% RM45.00", "TOTAL EXCL GST RM42.45", "GST 6% RM2.55"]
+
+    assert invoice_extract_rules(text=_receipt(*lines))["total"] == "45.00"
+    assert invoice_extract_rules(text=_receipt(*lines[1:], lines[0]))["total"] == "45.00"
+
+
+@pytest.mark.parametrize("amount", ["RM12.50", "12.50RM", "MYR 12.50"])
+def test_currency_letters_glued_to_the_total(amount):
+    assert invoice_extract_rules(text=_receipt(f"TOTAL {amount}", "CASH 20.00"))["total"] == "12.50"
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "MERCHANT COPY",
+        "*** REPRINT ***",
+        "DUPLICATE",
+        "A member of Hartwell Group",
+        "Part of the Lindqvist family of stores",
+        "Since 1987",
+        "Est. 1952",
+    ],
+)
+def test_a_copy_mark_or_a_tagline_above_the_name_is_not_the_name(first):
+    text = _receipt("TOTAL S$5.00", head=f"{first}\nKopi Corner")
+
+    assert invoice_extract_rules(text=text)["vendor"]["name"] == "Kopi Corner"
+
+
+def test_a_tagline_naming_a_company_is_not_the_vendor():
+    text = _receipt("TOTAL S$5.00", head="A member of Golden Holdings Sdn Bhd\nKopi Corner")
+
+    assert invoice_extract_rules(text=text)["vendor"]["name"] == "Kopi Corner"
+
+
+@pytest.mark.parametrize(
+    "line, date",
+    [("Date: 0ct 8, 2023 21:51", "2023-10-08"), ("Date: Mar 12,2024 10:47", "2024-03-12")],
+)
+def test_a_month_name_misread_or_run_into_the_year_is_read(line, date):
+    text = f"Blue Heron Coffee\nPortland, OR 97205\n{line}\nTotal $5.00"
+
+    assert invoice_extract_rules(text=text)["invoice_date"] == date
