@@ -8,7 +8,7 @@ import re
 from decimal import Decimal
 
 from ocr.extraction.amounts import (
-    MONEY_RE,
+    MONEY,
     amount_value,
     last_amount,
     last_amount_misread,
@@ -39,6 +39,8 @@ _PAYMENT = re.compile(
     r"\b(amount|total)\s+(paid|tendered|received)\b|^\W*less\W+(deposit|payment|paid|advance)",
     re.I,
 )
+# A line that is only an amount, its currency before or after it ("S$65.18", "45,60 €").
+_LONE_AMOUNT = re.compile(rf"(?:[A-Z]{{1,3}}\$?|[$€£¥₹])?\s?(?:{MONEY})\s?(?:[A-Z]{{2,3}}|€)?")
 _CHANGE = re.compile(r"^\W*change\b", re.I)
 _SUMMARY = re.compile(r"(gst|tax|vat)\s+summary", re.I)
 _ROUNDING = re.compile(r"\bround(ing|ed)?\b", re.I)
@@ -64,7 +66,7 @@ def invoice_total(lines: list[str]) -> tuple[str | None, int | None]:
         if is_total_line(line) and not _PAYMENT.search(line):
             amount = last_amount_misread(line)
             following = lines[index + 1].strip() if index + 1 < len(lines) else ""
-            if amount is None and MONEY_RE.fullmatch(following):
+            if amount is None and _LONE_AMOUNT.fullmatch(following):
                 amount = last_amount(following)
             if amount is not None:
                 candidates.append((index, amount))
@@ -99,7 +101,7 @@ def _unlabelled_total(lines: list[str]) -> tuple[str | None, int | None]:
     if payment is None:
         return None, None
     for index in range(payment - 1, max(-1, payment - 3), -1):
-        if MONEY_RE.fullmatch(lines[index].strip()):
+        if _LONE_AMOUNT.fullmatch(lines[index].strip()):
             return amount_value(lines[index]), index
     paid = Decimal(last_amount(lines[payment]) or 0)
     for line in lines[payment + 1 : payment + 3]:

@@ -338,6 +338,13 @@ def test_the_item_count_on_the_totals_line_is_not_the_total(line):
     assert invoice_extract_rules(text=text)["total"] == "149.58"
 
 
+@pytest.mark.parametrize("amount", ["S$65.18", "SGD 65.18", "65.18 SGD", "$65.18"])
+def test_a_large_total_below_its_label_is_read(amount):
+    text = _receipt("Subtotal S$60.35", "TOTAL", amount, "Thank you")
+
+    assert invoice_extract_rules(text=text)["total"] == "65.18"
+
+
 def test_a_large_total_merged_with_its_label_is_read():
     text = _receipt("Subtotal 40.00", "TOTAL45.60", "CASH 50.00")
 
