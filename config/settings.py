@@ -246,6 +246,9 @@ OCR_PROVIDER_FAILURE_THRESHOLD = env.int("OCR_PROVIDER_FAILURE_THRESHOLD", defau
 OCR_PROVIDER_FAILURE_WINDOW_S = env.int("OCR_PROVIDER_FAILURE_WINDOW_S", default=60)
 OCR_PROVIDER_COOLDOWN_S = env.int("OCR_PROVIDER_COOLDOWN_S", default=30)
 OCR_PROVIDER_PAGE_CONCURRENCY = env.int("OCR_PROVIDER_PAGE_CONCURRENCY", default=4)
+# A request's whole time for upstream calls, retries and failover included; each try's
+# timeout is cut to what is left (docs/providers.md, Failures).
+OCR_UPSTREAM_BUDGET_S = env.float("OCR_UPSTREAM_BUDGET_S", default=120.0)
 # Each worker reads the provider list and fee policies at most this many seconds old
 # (0: every request).
 OCR_PROVIDER_CACHE_S = env.float("OCR_PROVIDER_CACHE_S", default=2.0)

@@ -8,7 +8,9 @@ tenth of what the gateway spends per request, see docs/providers.md). Set 0 to q
 every request (the tests do).
 `route_call` tries the candidates in priority order: each client retries its own transient
 failures with backoff; a failed provider is failed over, counted towards its cool-down,
-and skipped while cooling down.
+and skipped while cooling down. All of it within one upstream budget
+(`OCR_UPSTREAM_BUDGET_S`, providers/budget.py): once it is spent no try, retry or
+failover starts, and the request fails like any other whose providers all failed.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from config.api import ApiError
 from ocr.models import ProviderModel
 from ocr.providers import client_for
 from ocr.providers.base import EXTRACTION_ERROR, UPSTREAM_FAILED, ProviderError
+from ocr.providers.budget import UpstreamBudget
 from ocr.providers.health import (
     provider_failure_record,
     provider_health_get,
@@ -116,6 +119,7 @@ def route_candidates(*, model: str | None, provider_id: str | None) -> list[Prov
 def route_call(*, candidates: list[ProviderModel], document, request: OcrRequest) -> OcrResult:
     failures: list[ProviderError] = []
     skipped: list[str] = []
+    budget = UpstreamBudget.from_settings()
     # One cache round trip for every candidate's health, read before the calls.
     health = provider_health_get(slugs=[c.provider.slug for c in candidates])
     for candidate in candidates:
@@ -124,8 +128,18 @@ def route_call(*, candidates: list[ProviderModel], document, request: OcrRequest
         if cooling:
             skipped.append(slug)
             continue
+        if budget.spent():
+            failures.append(
+                ProviderError(
+                    f"{slug}: not tried, the request's upstream time budget "
+                    f"({budget.seconds:g} s) ran out",
+                    permanent=True,
+                )
+            )
+            break
         try:
-            result = client_for(candidate.provider).ocr(document, model=candidate, request=request)
+            client = client_for(candidate.provider)
+            result = client.ocr(document, model=candidate, request=request, budget=budget)
         except ProviderError as error:
             failures.append(error)
             logger.warning("provider %s failed for %s: %s", slug, candidate.name, error.message)

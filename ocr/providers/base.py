@@ -3,8 +3,9 @@
 A `ProviderClient` wraps one configured `Provider`. Kinds implement `ocr()`; the base gives
 them `request_json()`, an HTTP call with explicit timeouts, an overall deadline (a slow
 body cannot hold a worker forever), a response size cap, retries with backoff on
-timeouts, connection errors, 408, 429 and 5xx (never on other 4xx), and error messages that
-never carry the operator's secret.
+timeouts, connection errors, 408, 429 and 5xx (never on other 4xx), all within the
+request's upstream budget (budget.py), and error messages that never carry the operator's
+secret.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from django.conf import settings
 
 from config.parsers import json_loads_strict
 from ocr.models import Provider, ProviderModel
+from ocr.providers.budget import UpstreamBudget
 from ocr.providers.transport import StdlibTransport
 from ocr.secret_names import secret_env_allowed
 from ocr.types import OcrRequest, OcrResult
@@ -109,7 +111,16 @@ class ProviderClient:
         self.provider = provider
 
     # --- what a kind implements ------------------------------------------------------
-    def ocr(self, document, *, model: ProviderModel, request: OcrRequest) -> OcrResult:
+    def ocr(
+        self,
+        document,
+        *,
+        model: ProviderModel,
+        request: OcrRequest,
+        budget: UpstreamBudget | None = None,
+    ) -> OcrResult:
+        """The document read by this provider, every upstream call within `budget` (a
+        fresh one of OCR_UPSTREAM_BUDGET_S when None)."""
         raise NotImplementedError
 
     def available(self, *, model: ProviderModel | None = None) -> bool:
@@ -160,6 +171,7 @@ class ProviderClient:
         files: list[tuple[str, tuple[str, bytes, str]]] | None = None,
         data: dict[str, str] | None = None,
         answer: Callable[[dict[str, Any]], Any] | None = None,
+        budget: UpstreamBudget | None = None,
     ) -> tuple[Any, int]:
         """POST to the upstream and return (parsed JSON body, latency in ms of the last try).
 
@@ -168,19 +180,34 @@ class ProviderClient:
         retried like any other broken answer; a permanent one is raised at once.
         Retries transient failures with exponential backoff and jitter; raises
         `ProviderError` when the attempts are exhausted or the failure is permanent.
+        No try starts once `budget` is spent or stopped, and each try's timeout is cut
+        to what is left of it.
         """
+        budget = budget or UpstreamBudget.from_settings()
         retries = int(getattr(settings, "OCR_PROVIDER_RETRIES", 2))
         error: ProviderError | None = None
+        faulted = False  # whether a failure here says the provider is unwell
         for attempt in range(retries + 1):
             if attempt:
-                self._backoff(attempt, error)
+                faulted = faulted or (error is not None and error.provider_fault)
+                if not self._backoff(attempt, error, budget):
+                    raise self._out_of_time(error, budget, faulted=faulted)
+            if budget.stopped or budget.spent():
+                raise self._out_of_time(error, budget, faulted=faulted)
             started = time.monotonic()
+            limit_s = budget.remaining()
             try:
                 status, response_headers, body = self._post(
-                    path, json_body=json_body, files=files, data=data
+                    path, json_body=json_body, files=files, data=data, limit_s=limit_s
                 )
             except httpx.TimeoutException:
-                error = ProviderError(f"{self.slug}: the upstream timed out", permanent=False)
+                # A try the budget left less than the provider's timeout says nothing
+                # about the provider's health.
+                error = ProviderError(
+                    f"{self.slug}: the upstream timed out",
+                    permanent=False,
+                    provider_fault=limit_s >= self.timeout().read,
+                )
                 continue
             except httpx.DecodingError:  # a Content-Encoding its body does not have
                 error = ProviderError(
@@ -239,6 +266,7 @@ class ProviderClient:
             if not transient:
                 break
         assert error is not None
+        error.provider_fault = error.provider_fault or faulted
         logger.warning("provider %s failed: %s %s", self.slug, error.message, error.detail)
         raise error
 
@@ -249,11 +277,19 @@ class ProviderClient:
         json_body: dict[str, Any] | None,
         files: list[tuple[str, tuple[str, bytes, str]]] | None,
         data: dict[str, str] | None,
+        limit_s: float,
     ) -> tuple[int, httpx.Headers, bytes]:
         timeout = self.timeout()
         # httpx's read timeout is per socket read; a body that trickles in would never
-        # trip it, so the whole exchange also has a deadline.
-        deadline = time.monotonic() + timeout.read + timeout.connect
+        # trip it, so the whole exchange also has a deadline, within the request's budget.
+        allowed = min(self._attempt_s(), limit_s)
+        deadline = time.monotonic() + allowed
+        timeout = httpx.Timeout(
+            connect=min(timeout.connect, allowed),
+            read=min(timeout.read, allowed),
+            write=min(timeout.write, allowed),
+            pool=min(timeout.pool, allowed),
+        )
         request = httpx.Request(
             "POST",
             _parsed_url(self.url(path)),
@@ -280,12 +316,42 @@ class ProviderClient:
         finally:
             response.close()
 
-    def _backoff(self, attempt: int, error: ProviderError | None) -> None:
+    def _attempt_s(self) -> float:
+        """One try's whole allowance: the read timeout plus the connect allowance."""
+        timeout = self.timeout()
+        return timeout.read + timeout.connect
+
+    def _backoff(self, attempt: int, error: ProviderError | None, budget: UpstreamBudget) -> bool:
+        """Wait before a retry; False when the budget would not outlast the wait, or the
+        call was stopped meanwhile."""
         base = float(getattr(settings, "OCR_PROVIDER_BACKOFF_S", 0.25))
         delay = base * (2 ** (attempt - 1)) * random.uniform(0.5, 1.0)
         if error is not None and error.retry_after is not None:
             delay = max(delay, min(error.retry_after, MAX_RETRY_AFTER_S))
-        time.sleep(delay)
+        return budget.wait(delay)
+
+    def _out_of_time(
+        self, error: ProviderError | None, budget: UpstreamBudget, *, faulted: bool
+    ) -> ProviderError:
+        """The failure of a call that may not try (again): its budget is spent, or
+        another page of the call failed for good (`budget.stopped`)."""
+        if budget.stopped:
+            return ProviderError(
+                f"{self.slug}: not sent, another page of the document failed",
+                permanent=True,
+                provider_fault=False,
+            )
+        last = f" (last try: {error.message.removeprefix(self.slug + ': ')})" if error else ""
+        failure = ProviderError(
+            f"{self.slug}: the request's upstream time budget ({budget.seconds:g} s) ran out"
+            + last,
+            permanent=True,
+            status=error.status if error else None,
+            detail=error.detail if error else "",
+            provider_fault=faulted or bool(error and error.provider_fault),
+        )
+        logger.warning("provider %s failed: %s %s", self.slug, failure.message, failure.detail)
+        return failure
 
 
 def _retry_after_s(value: str | None) -> float | None:

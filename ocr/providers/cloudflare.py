@@ -15,6 +15,7 @@ from urllib.parse import quote
 
 from ocr.models import ProviderModel
 from ocr.providers.base import EXTRACTION_ERROR, ProviderClient, ProviderError
+from ocr.providers.budget import UpstreamBudget
 from ocr.providers.pages import page_images, pdf_single_pages
 from ocr.types import OcrRequest, OcrResult, PageResult
 
@@ -28,7 +29,14 @@ class CloudflareClient(ProviderClient):
     def available(self, *, model: ProviderModel | None = None) -> bool:
         return bool(self.provider.account_id) and super().available(model=model)
 
-    def ocr(self, document, *, model: ProviderModel, request: OcrRequest) -> OcrResult:
+    def ocr(
+        self,
+        document,
+        *,
+        model: ProviderModel,
+        request: OcrRequest,
+        budget: UpstreamBudget | None = None,
+    ) -> OcrResult:
         parts = self._parts(document)
         files = [("files", (name, data, media_type)) for _, name, data, media_type in parts]
         path = f"/accounts/{quote(self.provider.account_id, safe='')}/ai/tomarkdown"
@@ -64,7 +72,9 @@ class CloudflareClient(ProviderClient):
             return payload, pages, tokens
 
         started = time.monotonic()
-        (payload, pages, tokens), _ = self.request_json(path, files=files, answer=mapped)
+        (payload, pages, tokens), _ = self.request_json(
+            path, files=files, answer=mapped, budget=budget
+        )
         latency_ms = int((time.monotonic() - started) * 1000)
         return OcrResult(
             model=model.name,

@@ -13,6 +13,7 @@ import time
 from config.api import ApiError
 from ocr.models import ProviderModel
 from ocr.providers.base import EXTRACTION_ERROR, ProviderClient, ProviderError
+from ocr.providers.budget import UpstreamBudget
 from ocr.types import OcrRequest, OcrResult
 
 logger = logging.getLogger(__name__)
@@ -37,7 +38,16 @@ class LocalClient(ProviderClient):
             return engine_available("rapidocr") or engine_available("tesseract")
         return engine_available(engine_name(model))
 
-    def ocr(self, document, *, model: ProviderModel, request: OcrRequest) -> OcrResult:
+    def ocr(
+        self,
+        document,
+        *,
+        model: ProviderModel,
+        request: OcrRequest,
+        budget: UpstreamBudget | None = None,
+    ) -> OcrResult:
+        # No upstream here: the engine keeps its own limits (OCR_PAGE_TIMEOUT_S, and
+        # OCR_QUEUE_TIMEOUT_S for a busy pool), not the upstream budget.
         from ocr.engine import engine_run
         from ocr.engine.pool import BUSY_ERROR
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ocr.models import ProviderModel
 from ocr.providers.base import ProviderClient
+from ocr.providers.budget import UpstreamBudget
 from ocr.providers.pages import (
     PASSTHROUGH_IMAGE_TYPES,
     data_url,
@@ -40,7 +41,14 @@ FORWARDED_OPTIONS = (
 class MistralClient(ProviderClient):
     kind = "mistral"
 
-    def ocr(self, document, *, model: ProviderModel, request: OcrRequest) -> OcrResult:
+    def ocr(
+        self,
+        document,
+        *,
+        model: ProviderModel,
+        request: OcrRequest,
+        budget: UpstreamBudget | None = None,
+    ) -> OcrResult:
         chunk, index_map, selection = self._document_chunk(document)
         body: dict[str, Any] = {"model": model.upstream_name, "document": chunk}
         if selection is not None:
@@ -61,7 +69,9 @@ class MistralClient(ProviderClient):
             return payload, pages
 
         started = time.monotonic()
-        (payload, pages), _ = self.request_json("/v1/ocr", json_body=body, answer=mapped)
+        (payload, pages), _ = self.request_json(
+            "/v1/ocr", json_body=body, answer=mapped, budget=budget
+        )
         latency_ms = int((time.monotonic() - started) * 1000)
         if index_map is not None:
             payload = {**payload, "pages": [_reindexed(p, index_map) for p in payload["pages"]]}

@@ -18,10 +18,12 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -29,11 +31,14 @@ from PIL import Image
 
 from ocr.models import ProviderModel
 from ocr.providers.base import EXTRACTION_ERROR, ProviderClient, ProviderError
+from ocr.providers.budget import UpstreamBudget
 from ocr.providers.chat_usage import chat_usage_read
 from ocr.providers.pages import data_url, page_images
 from ocr.types import OcrRequest, OcrResult, PageResult
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
+R = TypeVar("R")
 
 OCR_INSTRUCTION = (
     "Transcribe all the text in this page image as Markdown, in reading order. Use "
@@ -71,6 +76,7 @@ class OpenAICompatibleClient(ProviderClient):
         model: ProviderModel,
         messages: list[dict[str, Any]],
         extra: dict[str, Any] | None = None,
+        budget: UpstreamBudget | None = None,
     ) -> ChatAnswer:
         body: dict[str, Any] = {"model": model.upstream_name, "messages": messages}
         body["temperature"] = 0
@@ -82,7 +88,9 @@ class OpenAICompatibleClient(ProviderClient):
             body.pop("temperature", None)
         started = time.monotonic()
         try:
-            answer, _ = self.request_json("/chat/completions", json_body=body, answer=self._answer)
+            answer, _ = self.request_json(
+                "/chat/completions", json_body=body, answer=self._answer, budget=budget
+            )
         except ProviderError as error:
             if "temperature" not in body or _refused_param(error) != "temperature":
                 raise
@@ -91,7 +99,9 @@ class OpenAICompatibleClient(ProviderClient):
             logger.info("%s: %s refuses temperature; sent without it", self.slug, model.name)
             _NO_TEMPERATURE.add(refuses_temperature)
             body.pop("temperature")
-            answer, _ = self.request_json("/chat/completions", json_body=body, answer=self._answer)
+            answer, _ = self.request_json(
+                "/chat/completions", json_body=body, answer=self._answer, budget=budget
+            )
         answer.latency_ms = int((time.monotonic() - started) * 1000)
         return answer
 
@@ -138,8 +148,17 @@ class OpenAICompatibleClient(ProviderClient):
             raw=payload,
         )
 
-    def ocr(self, document, *, model: ProviderModel, request: OcrRequest) -> OcrResult:
+    def ocr(
+        self,
+        document,
+        *,
+        model: ProviderModel,
+        request: OcrRequest,
+        budget: UpstreamBudget | None = None,
+    ) -> OcrResult:
         images = page_images(document)
+        # One deadline for the request; a stop signal for this call's pages only.
+        budget = (budget or UpstreamBudget.from_settings()).pages()
         instruction = OCR_INSTRUCTION
         if request.language:
             instruction += f" The page is expected to be in the language '{request.language}'."
@@ -155,7 +174,7 @@ class OpenAICompatibleClient(ProviderClient):
                     ],
                 }
             ]
-            answer = self.chat(model=model, messages=messages)
+            answer = self.chat(model=model, messages=messages, budget=budget)
             if data is document.data and document.image_size:  # sent as it came
                 width, height = document.image_size
             else:
@@ -167,11 +186,7 @@ class OpenAICompatibleClient(ProviderClient):
 
         workers = min(len(images), int(getattr(settings, "OCR_PROVIDER_PAGE_CONCURRENCY", 4)))
         started = time.monotonic()
-        if workers <= 1:
-            done = [one_page(item) for item in images]
-        else:
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                done = list(pool.map(one_page, images))
+        done = _pages_read(images, one_page, workers=workers, budget=budget)
         wall_ms = int((time.monotonic() - started) * 1000)
         answers = [answer for _, answer in done]
         costs = [answer.cost_micros for answer in answers]
@@ -190,6 +205,43 @@ class OpenAICompatibleClient(ProviderClient):
         # OpenRouter returns `usage.cost` when asked; OpenAI refuses unknown fields.
         host = urlsplit(self.provider.base_url).hostname or ""
         return host == "openrouter.ai" or host.endswith(".openrouter.ai")
+
+
+def _pages_read(
+    items: list[T], read: Callable[[T], R], *, workers: int, budget: UpstreamBudget
+) -> list[R]:
+    """`read` of every item in order, `workers` at a time; the first failure is raised.
+
+    A page that fails for good fails the whole call (the request fails or fails over,
+    which redoes every page), so it stops the rest at once: no queued page is sent and
+    no page in flight is tried again, since each would be paid to the upstream for
+    nothing. Pages already in flight are waited for, not abandoned: the upstream bills
+    them whether or not their answer is read, a thread blocked in a socket read cannot
+    be cancelled from outside, and their wait is bounded by the try's timeout, cut to
+    the request's budget. Every thread and connection is done when this returns.
+    """
+    failures: list[BaseException] = []
+    lock = threading.Lock()
+
+    def guarded(item: T) -> R | None:
+        if budget.stopped:
+            return None  # another page failed: not sent
+        try:
+            return read(item)
+        except BaseException as exc:
+            with lock:
+                if not budget.stopped:  # the first failure is the one reported
+                    failures.append(exc)
+                    budget.stop()
+            raise
+
+    if workers <= 1:
+        return [read(item) for item in items]  # stops at the first failure by itself
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(guarded, item) for item in items]
+    if failures:
+        raise failures[0]
+    return [future.result() for future in futures]
 
 
 def _reported_error(payload: dict[str, Any]) -> Any:

@@ -11,7 +11,8 @@ Like the real thing:
 - `output_limit` (tokens, about 4 characters each) is the model's output ceiling, lowered
   by a request's `max_tokens`/`max_completion_tokens`; a longer answer is cut there and
   ends with `finish_reason: "length"`. `content_filter` ends every answer with
-  `finish_reason: "content_filter"` and part of its text.
+  `finish_reason: "content_filter"` and part of its text. A page image whose size is in
+  `dense_sizes` is too dense for any output limit: its answer is always cut ("length").
 - `reasoning_tokens` are spent per answer before the visible text. OpenAI counts them
   inside `completion_tokens` (`completion_tokens_details.reasoning_tokens` breaks them
   out); with `reasoning_in_completion = False` the fake counts them as Gemini's
@@ -45,6 +46,7 @@ class FakeOpenAI(FakeUpstream):
         self.byok = byok
         self.output_limit: int | None = None
         self.content_filter = False
+        self.dense_sizes: set[tuple[int, int]] = set()
         self.reasoning_tokens = 0
         self.reasoning_in_completion = True
         self.replies: deque[str] = deque()
@@ -98,6 +100,8 @@ class FakeOpenAI(FakeUpstream):
         else:
             content = "Fake answer."
         content, finish_reason = self._finished(body, content)
+        if images and images[0] in self.dense_sizes:
+            content, finish_reason = content[: len(content) // 2], "length"
         prompt_tokens = text_chars // 4 + 85 * len(images) + 7
         visible_tokens = max(1, len(content) // 4)
         output_tokens = visible_tokens + self.reasoning_tokens  # what is billed
@@ -179,6 +183,17 @@ class FakeOpenAI(FakeUpstream):
             if len(content) > room:
                 return content[:room], "length"
         return content, "stop"
+
+    @staticmethod
+    def image_sizes(request: Recorded) -> list[tuple[int, int]]:
+        """The sizes of the images a chat request carries, in order."""
+        sizes = []
+        for message in request.json()["messages"]:
+            content = message["content"]
+            for part in content if isinstance(content, list) else []:
+                if part.get("type") == "image_url":
+                    sizes.append(image_size(data_url_decode(part["image_url"]["url"])[1]))
+        return sizes
 
     @staticmethod
     def cost_micros(usage: dict) -> int:

@@ -17,7 +17,10 @@ on every request with `fail_always("429")`:
   kind's error body; 429 and 503 carry `Retry-After: 0`
 
 `answer(Reply(...), ...)` makes the next requests get exactly those replies (raw bytes
-allowed: NaN, wrong shapes), after the key check.
+allowed: NaN, wrong shapes), after the key check. `latency_s` delays every answer;
+`latency_for(request)`, when set, gives each request its own delay instead (a slow page),
+and `fault_for(request)` its own fault (or None) in place of the queued ones.
+A hung upstream is `fail_always("timeout")` with a `fault_delay_s` longer than the test.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import json
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -64,6 +68,8 @@ class FakeUpstream:
         self.api_key = api_key
         self.latency_s = latency_s
         self.fault_delay_s = 5.0
+        self.latency_for: Callable[[Recorded], float] | None = None
+        self.fault_for: Callable[[Recorded], str | None] | None = None
         self.requests: list[Recorded] = []
         self.replies_sent: list[Reply] = []  # every answer, in order
         self.record = True  # benchmarks turn it off: the lists would grow without end
@@ -161,9 +167,10 @@ class FakeUpstream:
         if self.record:
             with self._lock:
                 self.requests.append(request)
-        if self.latency_s:
-            time.sleep(self.latency_s)
-        fault = self._next_fault()
+        delay = self.latency_s if self.latency_for is None else self.latency_for(request)
+        if delay:
+            time.sleep(delay)
+        fault = self._next_fault() if self.fault_for is None else self.fault_for(request)
         if fault == "reset":
             handler.close_connection = True
             handler.connection.close()
