@@ -21,6 +21,7 @@ from config.api import ApiError
 from config.parsers import json_loads_strict
 from ocr.models import Provider, ProviderModel
 from ocr.providers.base import SHAPE_ERRORS, UPSTREAM_FAILED, ProviderError
+from ocr.providers.budget import UpstreamBudget
 from ocr.providers.health import (
     provider_cooling_down,
     provider_failure_record,
@@ -124,11 +125,18 @@ def invoice_extract_llm(
         "json_schema": {"name": "invoice", "strict": True, "schema": INVOICE_SCHEMA},
     }
     failures: list[str] = []
+    # The extraction's upstream calls, retries and failover within one budget, as OCR's.
+    budget = UpstreamBudget.from_settings()
     for candidate in candidates:
         slug = candidate.provider.slug
         if provider_cooling_down(slug=slug):
             failures.append(f"{slug}: skipped while cooling down")
             continue
+        if budget.spent():
+            failures.append(
+                f"{slug}: not tried, the upstream time budget ({budget.seconds:g} s) ran out"
+            )
+            break
         client = OpenAICompatibleClient(candidate.provider)
         for attempt in range(ATTEMPTS_PER_PROVIDER):
             try:
@@ -136,6 +144,7 @@ def invoice_extract_llm(
                     model=candidate,
                     messages=messages,
                     extra={"response_format": response_format, "temperature": 0},
+                    budget=budget,
                 )
             except ProviderError as error:
                 failures.append(error.message)

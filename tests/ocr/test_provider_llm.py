@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -128,3 +129,23 @@ def test_a_model_that_is_not_a_chat_model_is_refused(fake_mistral, provider_for)
 
     assert (caught.value.status, caught.value.code) == (400, "invalid_model")
     assert fake_mistral.requests == []
+
+
+def test_a_hung_upstream_is_given_up_when_the_budget_runs_out(fake_openai, provider_for, settings):
+    settings.OCR_UPSTREAM_BUDGET_S = 0.8
+    first = provider_for(fake_openai, model="extractor", priority=1, timeout_s=0.5)
+    provider_for(fake_openai, model="extractor", priority=2, timeout_s=0.5)
+    fake_openai.fault_delay_s = 30
+    fake_openai.fail_always("timeout")
+
+    started = time.monotonic()
+    with pytest.raises(ApiError) as caught:
+        invoice_extract_llm(text=TEXT, model="extractor")
+    elapsed = time.monotonic() - started
+
+    assert (caught.value.status, caught.value.code) == (502, "ocr_upstream_failed")
+    assert "upstream time budget (0.8 s) ran out" in caught.value.message
+    # A whole try of 0.5 s, a retry cut to 0.3 s, no failover: before, 2 x 3 x 0.5 s.
+    assert len(fake_openai.requests) == 2
+    assert elapsed < 0.8 + 0.5
+    assert first.provider.slug in caught.value.message
