@@ -144,9 +144,7 @@ def main() -> None:
             else:
                 spent = _cumulative(stats, suffix, name)
             accounted += spent
-            print(
-                f"{label:<44} {1000 * spent / args.requests:>7.3f} {100 * spent / whole:>5.0f}%"
-            )
+            print(f"{label:<44} {1000 * spent / args.requests:>7.3f} {100 * spent / whole:>5.0f}%")
         rest = whole - accounted
         print(
             f"{'Django, DRF, middleware, response (rest)':<44} "

@@ -119,9 +119,7 @@ def test_the_success_and_cancel_pages_render(owner_client, fake_stripe):
     assert b"Nothing was charged" in cancel.content
 
 
-def test_the_success_page_says_nothing_of_another_tenants_session(
-    owner_client, org_b, fake_stripe
-):
+def test_the_success_page_says_nothing_of_another_tenants_session(owner_client, org_b, fake_stripe):
     owner_client.post(BUY, {"amount_usd": "20", "attempt": "a"})
     (session_id,) = fake_stripe.sessions
     outsider = org_b.memberships.get().user

@@ -122,9 +122,7 @@ def test_a_revoked_key_is_refused_by_every_worker_at_once(keys, server):
     assert api not in log and management not in log
 
 
-def test_a_revoked_key_is_refused_at_once_by_every_workers_ocr_endpoints(
-    server_env_with, tmp_path
-):
+def test_a_revoked_key_is_refused_at_once_by_every_workers_ocr_endpoints(server_env_with, tmp_path):
     manage(server_env_with, "migrate", "--noinput")
     manage(server_env_with, "create_tenant", "ocr-workers", "--owner-email", "ops@ocr.test")
     api = manage(server_env_with, "create_key", "ocr-workers", "--name", "victim")
