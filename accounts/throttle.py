@@ -8,10 +8,11 @@
   answers as always and no mail is sent.
 - Sign-up: submissions per network.
 
-The client is REMOTE_ADDR: the project trusts no forwarding header. A loopback client
-is not limited per network, only per address: it is the operator's own machine, or a
-proxy on the same host in front of every client, whose network limit would lock everyone
-out at once (docs/dashboard.md). IPv6 clients are counted per /64, the block one
+The client is REMOTE_ADDR, or, when that is one of `TRUSTED_PROXIES`, the right-most
+X-Forwarded-For address that is not (the left of the header is the client's to write). A
+loopback client is not limited per network, only per address: it is the operator's own
+machine, or a proxy on the same host in front of every client, whose network limit would
+lock everyone out at once (docs/dashboard.md). IPv6 clients are counted per /64, the block one
 subscriber usually holds. Counting is in accounts/counters.py.
 """
 
@@ -34,11 +35,34 @@ NETWORK_SCOPE = "login:network"
 LOOPBACK = "loopback"
 
 
-def client_network(request) -> str:
-    address = (request.META.get("REMOTE_ADDR") or "") if request is not None else ""
+def client_address(request) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The client's address: REMOTE_ADDR, unless a trusted proxy forwarded the request."""
     try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
+        address = ipaddress.ip_address((request.META.get("REMOTE_ADDR") or "").strip())
+    except (AttributeError, ValueError):
+        return None
+    proxies = _trusted_proxies()
+    if not any(address in network for network in proxies):
+        return address
+    hops = (request.META.get("HTTP_X_FORWARDED_FOR") or "").split(",")
+    for hop in reversed(hops):
+        try:
+            forwarded = ipaddress.ip_address(hop.strip())
+        except ValueError:
+            return address  # a hop that is no address: nothing left of it can be trusted
+        if not any(forwarded in network for network in proxies):
+            return forwarded
+        address = forwarded
+    return address
+
+
+def _trusted_proxies() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(entry, strict=False) for entry in settings.TRUSTED_PROXIES]
+
+
+def client_network(request) -> str:
+    parsed = client_address(request) if request is not None else None
+    if parsed is None:
         return "unknown"
     if parsed.version == 6 and parsed.ipv4_mapped is not None:
         parsed = parsed.ipv4_mapped

@@ -1,8 +1,10 @@
 """Settings, all from the environment (django-environ). See .env.example."""
 
+import ipaddress
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -196,6 +198,15 @@ AUTH_PASSWORD_RESETS_PER_IP = env.int("AUTH_PASSWORD_RESETS_PER_IP", default=20)
 AUTH_PASSWORD_RESET_WINDOW_S = env.int("AUTH_PASSWORD_RESET_WINDOW_S", default=3600)
 AUTH_SIGNUPS_PER_IP = env.int("AUTH_SIGNUPS_PER_IP", default=10)
 AUTH_SIGNUP_WINDOW_S = env.int("AUTH_SIGNUP_WINDOW_S", default=3600)
+# Addresses or networks of the reverse proxies in front of this server (e.g. 10.0.0.0/8):
+# a request from one of them is counted for the client its X-Forwarded-For names (the
+# right-most address that is not a trusted proxy). Empty: the header is ignored.
+TRUSTED_PROXIES = [p.strip() for p in env.list("TRUSTED_PROXIES", default=[]) if p.strip()]
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"TRUSTED_PROXIES: {_error}") from None
 
 # --- OCR ---------------------------------------------------------------------------
 OCR_DEFAULT_MODEL = env.str("OCR_DEFAULT_MODEL", default="local/rapidocr")

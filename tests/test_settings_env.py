@@ -53,6 +53,26 @@ def test_an_empty_path_in_dot_env_is_the_default_not_the_working_directory():
     assert repr(str(ROOT / "var" / "cache")) in cache
 
 
+def test_trusted_proxies_are_read_and_a_wrong_one_stops_the_start():
+    assert _settings({"TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.4"}, "TRUSTED_PROXIES") == [
+        "['10.0.0.0/8', '192.0.2.4']"
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "TRUSTED_PROXIES": "10.0.0.300",
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured: TRUSTED_PROXIES" in result.stderr
+
+
 def test_a_redis_that_hangs_costs_the_shared_cache_a_second_not_five():
     """A listening socket that never answers, as a Redis stopped with SIGSTOP or behind a
     partition: the cache call gives up within its timeout."""

@@ -349,6 +349,48 @@ def test_a_loopback_client_is_limited_per_address_only(db, settings):
     assert sign_in(local, "s0@example.com", "a-long-pass-42").status_code == 429
 
 
+@pytest.mark.parametrize(
+    ("remote_addr", "forwarded", "network"),
+    [
+        ("10.0.0.5", "203.0.113.7", "203.0.113.7"),
+        # The left of the header is the client's to write: the right-most untrusted hop.
+        ("10.0.0.5", "198.51.100.1, 203.0.113.7", "203.0.113.7"),
+        ("10.0.0.5", "203.0.113.7, 10.0.0.9", "203.0.113.7"),
+        ("10.0.0.5", "", "10.0.0.5"),
+        ("10.0.0.5", "not-an-address", "10.0.0.5"),
+        # Not from a trusted proxy: the header is anybody's and is ignored.
+        ("192.0.2.80", "203.0.113.7", "192.0.2.80"),
+    ],
+)
+def test_a_trusted_proxy_forwards_its_clients_address(
+    rf, settings, remote_addr, forwarded, network
+):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    request = rf.get("/", REMOTE_ADDR=remote_addr, HTTP_X_FORWARDED_FOR=forwarded)
+
+    assert client_network(request) == network
+
+
+def test_without_trusted_proxies_the_forwarded_header_is_ignored(rf):
+    request = rf.get("/", REMOTE_ADDR="10.0.0.5", HTTP_X_FORWARDED_FOR="203.0.113.7")
+
+    assert client_network(request) == "10.0.0.5"
+
+
+def test_clients_behind_a_trusted_proxy_are_limited_apart(client, org_a, settings):
+    settings.TRUSTED_PROXIES = ["10.0.0.0/8"]
+    settings.AUTH_LOGIN_FAILURES_PER_IP = 2
+    proxy = Client(REMOTE_ADDR="10.0.0.5")
+    for _ in range(2):
+        sign_in(proxy, "guess@example.com", "x", HTTP_X_FORWARDED_FOR="203.0.113.7")
+
+    refused = sign_in(proxy, OWNER, RIGHT, HTTP_X_FORWARDED_FOR="203.0.113.7")
+    other = sign_in(proxy, OWNER, RIGHT, HTTP_X_FORWARDED_FOR="198.51.100.9")
+
+    assert refused.status_code == 429
+    assert other.status_code == 302
+
+
 def test_an_operator_can_clear_a_lock(client, org_a, settings):
     from django.core.management import CommandError, call_command
 
