@@ -335,7 +335,7 @@ class UploadView(_KeyView):
         request={"multipart/form-data": schemas.upload_request},
         responses={
             200: schemas.upload_response,
-            **{code: OpenApiResponse(schemas.seed_error) for code in (400, 401, 413, 429)},
+            **{code: OpenApiResponse(schemas.seed_error) for code in (400, 401, 413, 415, 429)},
         },
         tags=["ocr"],
     )
