@@ -124,7 +124,13 @@ def test_another_provider_still_reads_every_page_after_one_was_cut_off(
     with type(fake_openai)() as roomier:  # a provider of the same model that allows more
         first = provider_for(fake_openai, model="vision", priority=1, prices=PRICES)
         second = provider_for(roomier, model="vision", priority=2, prices=PRICES)
-        fake_openai.dense_sizes = {sent_sizes(receipts_pdf)[1]}
+        cut = sent_sizes(receipts_pdf)[1]
+        fake_openai.dense_sizes = {cut}
+        # The other pages take a while, so the cut page's answer is in before any of them
+        # (with every page instant, all ten could be sent before the stop: a flaky test).
+        fake_openai.latency_for = lambda request: (
+            0 if fake_openai.image_sizes(request)[0] == cut else 0.3
+        )
 
         response = docsrouter(receipts_pdf, "vision")
 
