@@ -282,16 +282,43 @@ def held_out_documents(*, seed: int = 1, count: int = 40, pdfs: int = 4) -> list
         make = _invoice if kind == "invoice" else _receipt
         layout, total = make(rng, convention, vendor, day)
         name = f"{seed}-{index:02d}-{convention.name}-{kind}"
-        if as_pdf:
-            data, media_type = render_pdf(layout), "application/pdf"
-        else:
-            scan = rng.random() < 0.35
-            data = render_image(layout, rng=rng, scan=scan)
-            media_type = "image/jpeg" if scan else "image/png"
-            name += "-scan" if scan else ""
-        truth = {"vendor": vendor, "date": day.isoformat(), "total": str(total.quantize(CENT))}
-        documents.append(Document(name, data, media_type, truth))
+        documents.append(
+            document_render(
+                name,
+                layout,
+                rng,
+                as_pdf=as_pdf,
+                scan_share=0.35,
+                vendor=vendor,
+                day=day,
+                total=total,
+            )
+        )
     return documents
+
+
+def document_render(
+    name: str,
+    layout: Layout,
+    rng: random.Random,
+    *,
+    as_pdf: bool,
+    scan_share: float,
+    vendor: str,
+    day: dt.date,
+    total: Decimal,
+) -> Document:
+    """The layout as a text-layer PDF, or as an image (a scan for `scan_share` of them,
+    drawn from `rng`), with its truth."""
+    if as_pdf:
+        data, media_type = render_pdf(layout), "application/pdf"
+    else:
+        scan = rng.random() < scan_share
+        data = render_image(layout, rng=rng, scan=scan)
+        media_type = "image/jpeg" if scan else "image/png"
+        name += "-scan" if scan else ""
+    truth = {"vendor": vendor, "date": day.isoformat(), "total": str(total.quantize(CENT))}
+    return Document(name, data, media_type, truth)
 
 
 # -- scoring, shared by the tests and bench/invoice_rules.py ---------------------------

@@ -30,8 +30,8 @@ import random
 from decimal import ROUND_HALF_UP, Decimal
 
 from tests.fakes.invoice_conventions import CENT, CONVENTIONS, STREETS, Convention, date_text, money
-from tests.fakes.invoice_render import FAMILIES, Box, Run, render_image, render_pdf
-from tests.fakes.invoices import Amounts, Document, Page, item_amounts
+from tests.fakes.invoice_render import FAMILIES, Box, Run
+from tests.fakes.invoices import Amounts, Document, Page, document_render, item_amounts
 
 TAGLINES = (
     "A member of Hartwell Group",
@@ -353,13 +353,17 @@ def hard_documents(*, seed: int = 101, count: int = 44) -> list[Document]:
             slip.page.line((slip.mid, "Thank you! Please come again", "c"))
             layout = slip.page.layout()
         name = f"{seed}-{index:02d}-{convention.name}-{case}"
-        if case == "part_paid" and index // len(names) % 2 == 0:
-            data, media_type = render_pdf(layout), "application/pdf"
-        else:
-            scan = rng.random() < 0.33
-            data = render_image(layout, rng=rng, scan=scan)
-            media_type = "image/jpeg" if scan else "image/png"
-            name += "-scan" if scan else ""
-        truth = {"vendor": vendor, "date": day.isoformat(), "total": str(total.quantize(CENT))}
-        documents.append(Document(name, data, media_type, truth))
+        as_pdf = case == "part_paid" and index // len(names) % 2 == 0
+        documents.append(
+            document_render(
+                name,
+                layout,
+                rng,
+                as_pdf=as_pdf,
+                scan_share=0.33,
+                vendor=vendor,
+                day=day,
+                total=total,
+            )
+        )
     return documents
