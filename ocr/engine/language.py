@@ -60,7 +60,8 @@ def language_detect(text: str) -> str | None:
     if script_counts["ja"] >= max(3, letters * 0.1):
         return "ja"
     lang, count = max(script_counts.items(), key=lambda item: item[1])
-    if count >= letters * 0.3:
+    # One stray letter (a Greek kappa misread in a line of digits) names no language.
+    if count >= max(2, letters * 0.3):
         return lang
     tokens = [token.lower() for token in _TOKEN.findall(text)]
     if len(tokens) < 3:

@@ -19,7 +19,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ocr.engine.recognition import ctc_decode, ink_columns, rec_input, rec_normalise
+from ocr.engine.recognition import Reading, ctc_decode, ink_columns, rec_input, rec_normalise
 from ocr.engine.tasks import Line
 
 DET_MAX_SIDE = 2000
@@ -58,6 +58,9 @@ CLS_PIECE_ASPECT = 3.5
 # the reading order (and a straight page's boxes lean by up to ~0.6 degrees at random).
 SKEW_MIN_DEG = 1.0
 SKEW_MIN_LINES = 3
+# A sure detector box whose ink is read for less than this share, with no text at all,
+# is reported as an unread line.
+UNREAD_LINE = 0.5
 
 
 def model_dir() -> Path:
@@ -219,7 +222,11 @@ class RapidRecognizer:
     # -- the page ----------------------------------------------------------------
 
     def read(self, image: np.ndarray) -> tuple[list[Line], int]:
-        """Lines in `image` coordinates, and the clockwise turn (0/90/180/270) applied."""
+        """Lines in `image` coordinates, and the clockwise turn (0/90/180/270) applied.
+
+        Lines with empty text are ink the recogniser could not read (see `Reading`):
+        they count in the page's confidence and nowhere else.
+        """
         image = faint_stretched(image)
         turn = 0
         boxes, box_scores = self._detect(image)
@@ -243,46 +250,58 @@ class RapidRecognizer:
         rec = self.rec_lines(crops)
         frames = straightened_boxes(boxes)
         lines = []
-        for index, (box, box_score, (text, score)) in enumerate(
+        for index, (box, box_score, (text, score, read)) in enumerate(
             zip(boxes, box_scores, rec, strict=True)
         ):
             text = text.strip()
+            xs, ys = box[:, 0], box[:, 1]
+            if not text and box_score >= DET_BOX_SURE and read < UNREAD_LINE:
+                # A sure line of ink with nothing decoded: letters the model has no class
+                # for. It adds no text, but counts against the page's confidence.
+                lines.append(
+                    Line(
+                        text="",
+                        box=(float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())),
+                        confidence=0.0,
+                    )
+                )
+                continue
             if not text or score < TEXT_SCORE:
                 continue
             if box_score < DET_BOX_SURE and score < WEAK_BOX_TEXT_SCORE:
                 continue
-            xs, ys = box[:, 0], box[:, 1]
             lines.append(
                 Line(
                     text=text,
                     box=(float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())),
-                    confidence=float(score),
+                    # What was skipped lowers the confidence, not the text kept.
+                    confidence=float(score * read),
                     frame=frames[index] if frames is not None else None,
                 )
             )
         return lines, turn
 
-    def rec_lines(self, crops: list[np.ndarray]) -> list[tuple[str, float]]:
+    def rec_lines(self, crops: list[np.ndarray]) -> list[Reading]:
         if self.threads < 2 or len(crops) < 4:
             return [self._rec_one(crop) for crop in crops]
         # Lines are independent: several single-threaded recogniser calls side by side
         # use the cores far better than intra-op threads on such small inputs.
         shares = [list(range(start, len(crops), self.threads)) for start in range(self.threads)]
 
-        def read_share(indices: list[int]) -> list[tuple[str, float]]:
+        def read_share(indices: list[int]) -> list[Reading]:
             return [self._rec_one(crops[i]) for i in indices]
 
-        out: list[tuple[str, float]] = [("", 0.0)] * len(crops)
+        out: list[Reading] = [Reading("", 0.0)] * len(crops)
         for indices, texts in zip(shares, self._executor().map(read_share, shares), strict=True):
             for index, text in zip(indices, texts, strict=True):
                 out[index] = text
         return out
 
-    def _rec_one(self, crop: np.ndarray) -> tuple[str, float]:
+    def _rec_one(self, crop: np.ndarray) -> Reading:
         """One line through the recogniser: our input preparation, greedy CTC decoding."""
         line = rec_input(crop)
         if line is None:
-            return "", 0.0
+            return Reading("", 0.0)
         preds = self.rec.session(rec_normalise(line))[0]
         return ctc_decode(preds, self.rec.postprocess_op.character, ink=ink_columns(line))
 

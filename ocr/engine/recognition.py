@@ -6,6 +6,7 @@ the model glosses over). Used by `ocr.engine.rapid.RapidRecognizer`.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -46,31 +47,69 @@ SPACE_GAP = 0.45  # a blank this wide (x the 48-px line height) between two lett
 SPACE_GAP_RATIO = 3.0  # ...and this many times the line's usual letter gap is a space
 
 
-def ctc_decode(
-    preds: np.ndarray, characters: list[str], ink: np.ndarray | None = None
-) -> tuple[str, float]:
+class Reading(NamedTuple):
+    """A line as read: its text, the recogniser's score, and the share of its ink read.
+
+    `read` is 1.0 when every stretch of ink lies near a decoded character. The model
+    emits nothing (blank frames) over letters it has no class for (Cyrillic, Greek,
+    Arabic... to the bundled Latin/Chinese model), so a line of them decodes to a few
+    digits and punctuation, each read with a high score: the score alone says nothing
+    of what was skipped.
+    """
+
+    text: str
+    score: float
+    read: float = 1.0
+
+
+# Ink further than this (x the 48-px line height) from every decoded character's frames
+# was not read: a letter's ink lies within about one letter width of its CTC spike.
+READ_REACH = 0.5
+
+
+def ctc_decode(preds: np.ndarray, characters: list[str], ink: np.ndarray | None = None) -> Reading:
     """Greedy CTC: best class per frame, repeats merged, blanks (class 0) dropped.
 
     The score is the mean probability of the kept frames, as RapidOCR computes it. With
     `ink` (the line's ink columns, `ink_columns`), spaces the recogniser left out where
-    the pixels show a word-sized gap are put back (`spaces_from_gaps`).
+    the pixels show a word-sized gap are put back (`spaces_from_gaps`), and the share of
+    the ink read is measured (`ink_read_share`).
     """
     best = preds.argmax(axis=1)
     keep = np.ones(len(best), dtype=bool)
     keep[1:] = best[1:] != best[:-1]
     keep &= best != 0
     if not keep.any():
-        return "", 0.0
+        return Reading("", 0.0, 0.0 if ink is not None and ink.any() else 1.0)
     score = float(preds[np.arange(len(best)), best][keep].mean())
     if ink is None:
-        return "".join(characters[index] for index in best[keep]), score
+        return Reading("".join(characters[index] for index in best[keep]), score)
     # Each kept frame starts a run of its class; the run ends where the class changes.
     changes = np.append(np.flatnonzero(best[1:] != best[:-1]), len(best) - 1)
     pieces = [
         (characters[best[first]], int(first), int(changes[np.searchsorted(changes, first)]))
         for first in np.flatnonzero(keep)
     ]
-    return spaces_from_gaps(pieces, ink), score
+    return Reading(spaces_from_gaps(pieces, ink), score, ink_read_share(pieces, ink))
+
+
+def ink_read_share(pieces: list[tuple[str, int, int]], ink: np.ndarray) -> float:
+    """The share of a line's ink columns within reach of a decoded (non-space) character."""
+    total = int(ink.sum())
+    if total == 0:
+        return 1.0
+    reach = int(READ_REACH * REC_HEIGHT)
+    near = np.zeros(len(ink) + 1, dtype=np.int32)
+    for char, first, last in pieces:
+        if char == " ":
+            continue
+        start = max(0, first * REC_STRIDE - reach)
+        stop = min(len(ink), (last + 1) * REC_STRIDE + reach)
+        if start < stop:
+            near[start] += 1
+            near[stop] -= 1
+    covered = np.cumsum(near[:-1]) > 0
+    return float((ink & covered).sum()) / total
 
 
 def spaces_from_gaps(pieces: list[tuple[str, int, int]], ink: np.ndarray) -> str:

@@ -62,6 +62,20 @@ def _malloc_trim() -> None:
         pass
 
 
+def page_confidence(lines: list[Line]) -> float:
+    """The lines' confidences weighted by their letters; an unread line (no text) weighs
+    the letters its box would hold (about two a line height), at confidence 0."""
+    weights = [
+        len(line.text)
+        or max(1.0, 2 * (line.box[2] - line.box[0]) / max(1.0, line.box[3] - line.box[1]))
+        for line in lines
+    ]
+    total = sum(weights)
+    return round(
+        sum(line.confidence * w for line, w in zip(lines, weights, strict=True)) / total, 4
+    )
+
+
 def page_run(task: PageTask):
     """OCR one page. Raises PageDecodeError for damaged input, anything else is a failure."""
     try:
@@ -89,11 +103,9 @@ def _page_run(task: PageTask):
             )
             for line in lines
         ]
-    markdown, blocks, tables = page_layout(lines)
-    total = sum(len(line.text) for line in lines)
-    confidence = (
-        round(sum(line.confidence * len(line.text) for line in lines) / total, 4) if total else None
-    )
+    read = [line for line in lines if line.text]
+    markdown, blocks, tables = page_layout(read)
+    confidence = page_confidence(lines) if read else None
     return PageResult(
         index=task.index,
         markdown=markdown,

@@ -708,10 +708,15 @@ def test_ctc_decoding_merges_repeats_and_drops_blanks():
     preds = np.full((len(frames), len(characters)), 0.05, dtype=np.float32)
     for t, best in enumerate(frames):
         preds[t, best] = 0.9 if t != 4 else 0.6
-    text, score = ctc_decode(preds, characters)
+    text, score, read = ctc_decode(preds, characters)
     assert text == "aab b"
     assert score == pytest.approx((0.9 * 4 + 0.6) / 5)
-    assert ctc_decode(np.zeros((3, 4), dtype=np.float32) + np.eye(4)[0], characters) == ("", 0.0)
+    assert read == 1.0
+    assert ctc_decode(np.zeros((3, 4), dtype=np.float32) + np.eye(4)[0], characters) == (
+        "",
+        0.0,
+        1.0,
+    )
 
 
 def test_a_space_goes_back_where_the_pixels_show_a_word_gap():
