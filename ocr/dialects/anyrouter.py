@@ -2,7 +2,8 @@
 
 JSON `{"image": <base64 or data URL>, "filename"}` or a multipart file in field `image`.
 Error codes are the seed's: missing_required_fields, invalid_request_body,
-invalid_image_encoding, invalid_image_field, image_too_large (413 at 5 MiB decoded).
+invalid_image_encoding, invalid_image_field, image_too_large (413 at 5 MiB decoded),
+ocr_extraction_error for a file that is no readable document (ERROR_CODES).
 """
 
 from __future__ import annotations
@@ -28,6 +29,20 @@ DIALECT = "anyrouter"
 MAX_BYTES = 5 * MiB
 DEFAULT_FILENAME = "image.png"
 TOO_LARGE = "The image exceeds the 5 MiB limit."
+# The shared layers' codes in the seed's table, the status kept (docs/dialects.md):
+# - one 413: an image with too many pixels, or a document with too many pages, is too
+#   large too (the message says which limit);
+# - a file that is no readable document is the seed's `ocr_extraction_error`
+#   ("unsupported format or corrupt data"), with the 4xx status of the check that
+#   refused it before any provider was called: a client must not retry it.
+ERROR_CODES = {
+    "image_too_many_pixels": "image_too_large",
+    "too_many_pages": "image_too_large",
+    "unsupported_media_type": "ocr_extraction_error",
+    "invalid_document": "ocr_extraction_error",
+    "pdf_password_required": "ocr_extraction_error",
+    "pdf_password_invalid": "ocr_extraction_error",
+}
 
 
 def parse(request) -> OcrRequest:

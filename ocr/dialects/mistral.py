@@ -86,14 +86,36 @@ def source_from(document: Any, *, max_bytes: int = MAX_BYTES) -> DocumentSource:
     return DocumentSource(url=http_url(url, field=field), filename=filename)
 
 
+RESPONSE_FORMAT_TYPES = ("text", "json_object", "json_schema")
+
+
+def _response_format_check(value: Any, name: str) -> None:
+    """Mistral's ResponseFormat: `{type: text | json_object | json_schema, json_schema?}`,
+    `json_schema` an object (with the schema) when the type says so."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise ApiError(400, "invalid_request", f"'{name}' must be an object.")
+    kind = value.get("type", "text")
+    if kind not in RESPONSE_FORMAT_TYPES:
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"'{name}.type' must be one of: {', '.join(RESPONSE_FORMAT_TYPES)}.",
+        )
+    if kind == "json_schema" and not isinstance(value.get("json_schema"), dict):
+        raise ApiError(
+            400, "invalid_request", f"'{name}.json_schema' must be an object for type json_schema."
+        )
+
+
 def parse_body(body: dict[str, Any]) -> OcrRequest:
     source = source_from(body.get("document"))
     pages = pages_list(body.get("pages"))
     if pages is not None and len(pages) > MAX_PAGES:
         raise ApiError(413, "too_many_pages", f"At most {MAX_PAGES} pages per request.")
     for name in ("bbox_annotation_format", "document_annotation_format"):
-        if body.get(name) is not None and not isinstance(body[name], dict):
-            raise ApiError(400, "invalid_request", f"'{name}' must be an object.")
+        _response_format_check(body.get(name), name)
     optional_str(body, "id", max_len=200)
     table_format = _choice(body, "table_format", TABLE_FORMATS)
     # Under Mistral's own names: a Mistral upstream is sent them as they came (the local

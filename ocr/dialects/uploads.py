@@ -19,7 +19,13 @@ from django.core.files.uploadedfile import UploadedFile
 from django.urls import reverse
 
 from config.api import ApiError
-from ocr.dialects.common import MiB, json_or_multipart_body, reported_language, word_count
+from ocr.dialects.common import (
+    MiB,
+    json_or_multipart_body,
+    reported_language,
+    strip_markdown,
+    word_count,
+)
 from ocr.intake.sniff import media_type_sniff
 from ocr.models import StoredUpload
 from ocr.types import DocumentSource, OcrRequest
@@ -126,8 +132,11 @@ def parse(request, *, api_key) -> tuple[OcrRequest, StoredUpload]:
 
 def render(request, outcome, upload: StoredUpload) -> dict[str, Any]:
     result = outcome.result
-    text = result.text
-    created = outcome.created.isoformat().replace("+00:00", "Z")
+    # The seed's `text` is "the extracted text": plain, as 001's default output, so that
+    # `wordCount` counts words, not Markdown's `#`, `|` and `---`.
+    text = strip_markdown(result.text)
+    # The seed's form, to the second: 2023-06-15T10:30:00Z.
+    created = outcome.created.replace(microsecond=0).isoformat().replace("+00:00", "Z")
     return {
         "id": outcome.request_id,
         "text": text,

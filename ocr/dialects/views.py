@@ -38,9 +38,7 @@ class AnyRouterExtractView(OcrEndpoint):
     dialect = anyrouter.DIALECT
     max_bytes = anyrouter.MAX_BYTES
     too_large_code = "image_too_large"
-    # The seed's table has one 413: an image with too many pixels, or a document with
-    # too many pages, is too large too (the message says which limit).
-    error_codes = {"image_too_many_pixels": "image_too_large", "too_many_pages": "image_too_large"}
+    error_codes = anyrouter.ERROR_CODES
 
     @extend_schema(
         operation_id="anyrouter_ocr_extract",

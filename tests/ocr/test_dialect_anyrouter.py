@@ -9,6 +9,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from billing.models import UsageRecord
+from tests.fakes.documents import encrypted_pdf_bytes
 from tests.ocr.dialect_support import (
     assert_cost_headers,
     assert_not_charged,
@@ -143,23 +144,37 @@ def test_an_oversized_content_length_is_refused_before_reading(client):
     assert error_code(response) == "image_too_large"
 
 
-def test_a_corrupt_image_fails_clearly(client):
+# The seed's table names one code for "unsupported format or corrupt data":
+# ocr_extraction_error. It keeps the 4xx of the check that refused the file before any
+# provider was called, so clients that retry on 5xx do not resend it.
+
+
+def test_a_corrupt_image_is_the_seeds_extraction_error_with_a_4xx(client, funded):
     # A PNG signature and nothing else: not an image the engine can read.
     response = client.post(URL, {"image": b64(b"\x89PNG\r\n\x1a\n" + b"junk" * 10)}, format="json")
 
-    assert 400 <= response.status_code < 600 and response.status_code != 500
-    assert response.json()["error"]["code"] in (
-        "invalid_document",
-        "unsupported_media_type",
-        "ocr_extraction_error",
-    )
+    assert response.status_code == 400
+    assert error_code(response) == "ocr_extraction_error"
+    assert "damaged" in response.json()["error"]["message"]
+    assert_not_charged(funded)
 
 
-def test_a_text_file_is_not_an_image(client):
+def test_a_text_file_is_the_seeds_extraction_error_with_415(client, funded):
     response = client.post(URL, {"image": b64(b"hello, plain text")}, format="json")
 
     assert response.status_code == 415
-    assert error_code(response) == "unsupported_media_type"
+    assert error_code(response) == "ocr_extraction_error"
+    assert response.json()["error"]["message"].startswith("Unsupported file type")
+    assert_not_charged(funded)
+
+
+def test_a_password_protected_pdf_is_the_seeds_extraction_error(client, funded):
+    response = client.post(URL, {"image": b64(encrypted_pdf_bytes("s3cret"))}, format="json")
+
+    assert response.status_code == 400
+    assert error_code(response) == "ocr_extraction_error"
+    assert "password" in response.json()["error"]["message"]
+    assert_not_charged(funded)
 
 
 def test_no_key_and_a_management_key_are_invalid_api_key(management_client):

@@ -5,11 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from keys.services import api_key_create
+from ocr.engine import engine_run
+from ocr.intake.document import document_open
 from ocr.models import StoredUpload
 from tests.ocr.dialect_support import (
     assert_cost_headers,
@@ -33,6 +36,10 @@ def media(settings, tmp_path):
 def x_client(secret):
     """The seed's header: X-API-Key."""
     return client_with(secret, header="x-api-key")
+
+
+def ocr_markdown(data: bytes) -> str:
+    return engine_run(document_open(data=data)).text
 
 
 def upload(client, name="scan.png", data=None):
@@ -69,9 +76,24 @@ def test_upload_then_process(x_client, funded):
     assert body["wordCount"] == len(phototest_reference().split())
     assert body["tokensUsed"] > 0
     assert body["language"] == "en"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", body["createdAt"])  # the seed's form
     assert dt.datetime.fromisoformat(body["createdAt"].replace("Z", "+00:00")).tzinfo
     assert body["id"] == response["X-Request-Id"]
     assert_cost_headers(response)
+
+
+def test_the_text_is_plain_and_its_words_are_counted(x_client, funded, corpus):
+    # A receipt: the engine's Markdown has a heading and table rows for it.
+    receipt = (corpus / "sroie" / "002.jpg").read_bytes()
+    key = upload(x_client, name="receipt.jpg", data=receipt).json()["key"]
+
+    body = x_client.post("/api/ocr/process", {"key": key}, format="json").json()
+
+    markdown = ocr_markdown(receipt)
+    assert "|" in markdown and "#" in markdown  # what the page reads as
+    assert "|" not in body["text"] and not re.search(r"^#", body["text"], re.M)
+    assert "---" not in body["text"]
+    assert body["wordCount"] == len(body["text"].split()) > 20
 
 
 def test_the_file_url_needs_a_key_of_the_same_tenant(x_client, api_key_b):

@@ -87,6 +87,6 @@ def test_the_seed_typescript_example_works_against_this_server(
     # and charges nothing, rather than failing with a 500.
     refused = out["seen"][1]
     assert 400 <= refused["status"] < 500, refused
-    assert refused["body"]["error"]["code"] == "unsupported_media_type"
+    assert refused["body"]["error"]["code"] == "ocr_extraction_error"  # the seed's code
     assert refused["body"]["error"]["message"].startswith("Unsupported file type")
     assert out.get("fromFile") is None  # result.text of an error body: undefined
