@@ -165,7 +165,6 @@ def main() -> None:
             pages=1,
             input_tokens=0,
             output_tokens=0,
-            upstream_cost_micros=None,
             organization=org,
         )
         reservation_settle(reservation=reservation, price=actual, usage=usage)

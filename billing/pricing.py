@@ -8,6 +8,7 @@ the settlement never charges more than that reservation.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from django.conf import settings
 from accounts.models import Organization
 from billing.models import FeePolicy
 from billing.money import MICROS_PER_USD, ceil_div
+
+logger = logging.getLogger(__name__)
 
 # Default fee when the operator deleted the platform row: 5.5 %, nothing fixed.
 DEFAULT_FEE_PERCENT_BP = 550
@@ -137,14 +140,25 @@ def price_actual(
     pages: int,
     input_tokens: int,
     output_tokens: int,
-    upstream_cost_micros: int | None,
     organization: Organization,
 ) -> Price:
-    """The price of what the provider reported; the upstream's own cost wins when given."""
-    if upstream_cost_micros is not None:
-        cost = _check_count("upstream_cost_micros", upstream_cost_micros)
-    else:
-        cost = provider_cost_micros(
-            model=model, pages=pages, input_tokens=input_tokens, output_tokens=output_tokens
-        )
+    """The price list applied to what the provider reported using (DESIGN.md §5): the
+    price `GET /api/v1/models` publishes. An upstream's own cost figure (OpenRouter's
+    `usage.cost`) is compared with it and logged, never charged (docs/billing.md)."""
+    cost = provider_cost_micros(
+        model=model, pages=pages, input_tokens=input_tokens, output_tokens=output_tokens
+    )
     return _price(provider_cost_micros=cost, organization=organization)
+
+
+def upstream_cost_compare(*, model, priced_micros: int, reported_micros: int | None) -> None:
+    """Tell the operator when an upstream reports costing more than the price list says:
+    the tenant pays the list, the platform the difference."""
+    if reported_micros is not None and reported_micros > priced_micros:
+        logger.warning(
+            "%s: the upstream reported a cost of %d micro-USD, the price list %d: "
+            "the model's prices may be out of date",
+            model.name,
+            reported_micros,
+            priced_micros,
+        )

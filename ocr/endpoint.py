@@ -130,11 +130,19 @@ class OcrEndpoint(APIView):
                 response.setdefault(name, value)
         if not response.has_header("X-Cost-Usd"):
             response["X-Cost-Usd"] = "0.000000"
-            key = request.auth if isinstance(request.auth, ApiKey) else None
+            key = accepted_key(request, response)
             credits = credits_remaining_header(key) if key is not None else None
             if credits is not None:
                 response["X-Credits-Remaining-Usd"] = credits
         return response
+
+
+def accepted_key(request, response) -> ApiKey | None:
+    """The request's key, unless the answer refuses it: a refused key (a management key
+    on an OCR endpoint, say) learns no balance from the headers."""
+    if response.status_code in (401, 403) or not isinstance(request.auth, ApiKey):
+        return None
+    return request.auth
 
 
 def credits_remaining_header(key: ApiKey) -> str | None:

@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.ids import random_base62
 from billing.durability import commit_without_waiting_for_disk
 from billing.models import UsageRecord
-from billing.pricing import Price, price_actual, price_worst_case
+from billing.pricing import Price, price_actual, price_worst_case, upstream_cost_compare
 from billing.reservations import reservation_create, reservation_release, reservation_settle
 from billing.selectors import credits_available_micros
 from config.api import ApiError
@@ -193,8 +193,12 @@ def ocr_execute_held(
             pages=len(result.pages),
             input_tokens=result.input_tokens,
             output_tokens=result.output_tokens,
-            upstream_cost_micros=result.provider_cost_micros,
             organization=organization,
+        )
+        upstream_cost_compare(
+            model=served,
+            priced_micros=price.provider_cost_micros,
+            reported_micros=result.provider_cost_micros,
         )
     except (ValueError, TypeError, OverflowError) as exc:
         # Counts no price can be made of (a provider's bug): the tenant pays nothing and

@@ -241,7 +241,6 @@ def llm_reserve(*, api_key, served: ProviderModel, request_id: str):
         pages=0,
         input_tokens=LLM_WORST_INPUT_TOKENS,
         output_tokens=LLM_WORST_OUTPUT_TOKENS,
-        upstream_cost_micros=None,
         organization=api_key.organization,
     )
     return reservation_create(
@@ -279,7 +278,7 @@ def llm_extract(*, reservation, api_key, served: ProviderModel, text: str):
     """(invoice, token usage, charged Price) through the chat model, settled to its cost."""
     import time
 
-    from billing.pricing import Price, price_actual
+    from billing.pricing import Price, price_actual, upstream_cost_compare
     from billing.reservations import reservation_settle
     from ocr.extraction.llm import invoice_extract_llm
 
@@ -304,8 +303,12 @@ def llm_extract(*, reservation, api_key, served: ProviderModel, text: str):
             pages=0,
             input_tokens=usage.get("prompt_tokens", 0),
             output_tokens=usage.get("completion_tokens", 0),
-            upstream_cost_micros=usage.get("cost_micros"),
             organization=api_key.organization,
+        )
+        upstream_cost_compare(
+            model=served,
+            priced_micros=price.provider_cost_micros,
+            reported_micros=usage.get("cost_micros"),
         )
     except (ValueError, TypeError, OverflowError):
         failed = ApiError(

@@ -19,7 +19,6 @@ from billing.selectors import credits_available_micros
 from config.api import ApiError, as_api_error
 from config.parsers import SafeJSONParser
 from keys.authentication import ApiKeyAuthentication, require_key
-from keys.models import ApiKey
 from ocr.dialects import (
     anyrouter,
     docsrouter,
@@ -30,7 +29,7 @@ from ocr.dialects import (
     uploads,
 )
 from ocr.dialects.common import MiB, is_multipart, request_body
-from ocr.endpoint import OcrEndpoint, credits_remaining_header
+from ocr.endpoint import OcrEndpoint, accepted_key, credits_remaining_header
 from ocr.pipeline import ocr_execute_held, request_id_new
 
 
@@ -312,7 +311,7 @@ class _KeyView(APIView):
         response = super().finalize_response(request, response, *args, **kwargs)
         response.setdefault("X-Request-Id", request_id_new())
         response.setdefault("X-Cost-Usd", "0.000000")
-        key = request.auth if isinstance(request.auth, ApiKey) else None
+        key = accepted_key(request, response)
         if key is not None and not response.has_header("X-Credits-Remaining-Usd"):
             credits = credits_remaining_header(key)
             if credits is not None:

@@ -9,7 +9,8 @@ upstream bills it all the same. The output billed is therefore the largest of
 `completion_tokens` (so it cannot be a part of it), `completion_tokens + reasoning_tokens`:
 never less than what the upstream billed, never the reasoning twice.
 
-Cost: OpenRouter's `usage.cost` (USD) is what it charged the account. With the operator's
+Cost: OpenRouter's `usage.cost` (USD) is what it charged the account; it is compared with
+the price list for the operator, and the tenant pays the price list (DESIGN.md §5). With the operator's
 own provider key (BYOK, `usage.is_byok: true`) that is only OpenRouter's fee, and the
 provider bills `cost_details.upstream_inference_cost` to that key directly: the true cost
 is the sum. Without BYOK OpenRouter fills `upstream_inference_cost` too (the same
@@ -31,6 +32,7 @@ class ChatUsage:
     prompt_tokens: int
     output_tokens: int  # what the upstream billed as output, reasoning included
     cost_micros: int | None  # the upstream's own figure, when it reports one
+    reported: bool = True  # False: the answer had no token counts (see tokens_estimate)
 
 
 def chat_usage_read(usage: Any) -> ChatUsage:
@@ -38,6 +40,10 @@ def chat_usage_read(usage: Any) -> ChatUsage:
     (a broken answer, retried by the caller); a count below zero is taken as zero, since it
     is the upstream's error, not a credit to pass on."""
     usage = usage or {}
+    if not isinstance(usage, dict):
+        raise TypeError("usage must be an object")
+    if all(usage.get(name) is None for name in _COUNTS):
+        return ChatUsage(0, 0, _cost_micros(usage), reported=False)
     prompt = _count(usage.get("prompt_tokens"))
     completion = _count(usage.get("completion_tokens"))
     output = completion
@@ -50,11 +56,69 @@ def chat_usage_read(usage: Any) -> ChatUsage:
     return ChatUsage(prompt_tokens=prompt, output_tokens=output, cost_micros=_cost_micros(usage))
 
 
+_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
+# OpenAI's image pricing (detail "high"): fit in 2048 x 2048, shortest side to 768, then
+# 170 tokens a 512-px tile plus 85.
+_IMAGE_FIT, _IMAGE_SHORT, _TILE = 2048, 768, 512
+_IMAGE_UNKNOWN_TOKENS = 85 + 170 * 4  # a page whose size cannot be read
+
+
+def tokens_estimate(messages: list[dict[str, Any]], content: str) -> tuple[int, int]:
+    """(prompt, output) tokens for an answer that reported none (some proxies and model
+    servers leave `usage` out): text at one token per four characters, rounded up, as
+    the 000 dialect counts them; images as OpenAI prices them. An upstream that reports
+    nothing must not serve pages for free when the model is priced by the token."""
+    prompt = 0
+    for message in messages:
+        parts = message.get("content")
+        if isinstance(parts, str):
+            parts = [{"type": "text", "text": parts}]
+        for part in parts or []:
+            if part.get("type") == "text":
+                prompt += _text_tokens(part.get("text") or "")
+            elif part.get("type") == "image_url":
+                prompt += _image_tokens((part.get("image_url") or {}).get("url") or "")
+    return prompt, max(1, _text_tokens(content))
+
+
+def _text_tokens(text: str) -> int:
+    return -(-len(text) // 4)
+
+
+def _image_tokens(url: str) -> int:
+    import base64
+    import io
+
+    from PIL import Image
+
+    try:
+        data = base64.b64decode(url.split(",", 1)[1])
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+    except Exception:  # noqa: BLE001 - an estimate: the size is not essential
+        return _IMAGE_UNKNOWN_TOKENS
+    scale = min(1.0, _IMAGE_FIT / max(width, height))
+    width, height = width * scale, height * scale
+    scale = min(1.0, _IMAGE_SHORT / min(width, height))
+    width, height = width * scale, height * scale
+    tiles = -(-int(width) // _TILE) * -(-int(height) // _TILE)
+    return 85 + 170 * max(1, tiles)
+
+
 def _count(value: Any) -> int:
     return max(0, int(value or 0))
 
 
 def _cost_micros(usage: dict[str, Any]) -> int | None:
+    """The upstream's own figure, compared with the price list and logged, never charged
+    (billing/pricing.py): one it gets wrong is ignored, not a failed page."""
+    try:
+        return _reported_cost_micros(usage)
+    except (ValueError, TypeError, ArithmeticError, AttributeError):
+        return None
+
+
+def _reported_cost_micros(usage: dict[str, Any]) -> int | None:
     cost = _usd(usage.get("cost"))
     upstream = _usd((usage.get("cost_details") or {}).get("upstream_inference_cost"))
     if upstream is None:

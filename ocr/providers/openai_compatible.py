@@ -3,8 +3,8 @@
 Works for OpenRouter, OpenAI, Gemini's OpenAI-compatible endpoint and vLLM. Each selected
 page goes as one `image_url` part with an OCR instruction (PDF pages are rendered to PNG
 first), one request per page so every page keeps its own Markdown and index. Cost comes
-from the upstream's own `usage.cost` when it reports one (OpenRouter), else from the
-tokens it reports and the model's token prices (chat_usage.py reads both).
+from the tokens it reports and the model's token prices (chat_usage.py reads them, and
+estimates them when the answer reports none).
 
 An answer cut off at the output limit (`finish_reason: "length"`) or withheld by a
 content filter is a failed call, never a page to charge for. `temperature: 0` is sent for
@@ -32,7 +32,7 @@ from PIL import Image
 from ocr.models import ProviderModel
 from ocr.providers.base import EXTRACTION_ERROR, ProviderClient, ProviderError
 from ocr.providers.budget import UpstreamBudget
-from ocr.providers.chat_usage import chat_usage_read
+from ocr.providers.chat_usage import chat_usage_read, tokens_estimate
 from ocr.providers.pages import data_url, page_images
 from ocr.types import OcrRequest, OcrResult, PageResult
 
@@ -65,6 +65,7 @@ class ChatAnswer:
     cost_micros: int | None  # the upstream's own figure, when it reports one
     latency_ms: int
     raw: dict[str, Any]
+    usage_reported: bool = True
 
 
 class OpenAICompatibleClient(ProviderClient):
@@ -103,6 +104,15 @@ class OpenAICompatibleClient(ProviderClient):
                 "/chat/completions", json_body=body, answer=self._answer, budget=budget
             )
         answer.latency_ms = int((time.monotonic() - started) * 1000)
+        if not answer.usage_reported:
+            answer.prompt_tokens, answer.output_tokens = tokens_estimate(messages, answer.content)
+            logger.warning(
+                "%s: %s reported no token usage; estimated %d prompt and %d output tokens",
+                self.slug,
+                model.name,
+                answer.prompt_tokens,
+                answer.output_tokens,
+            )
         return answer
 
     def _answer(self, payload: dict[str, Any]) -> ChatAnswer:
@@ -146,6 +156,7 @@ class OpenAICompatibleClient(ProviderClient):
             cost_micros=usage.cost_micros,
             latency_ms=0,
             raw=payload,
+            usage_reported=usage.reported,
         )
 
     def ocr(

@@ -152,7 +152,6 @@ def test_invoices_with_a_chat_step_covering_five_let_exactly_five_through(
         pages=0,
         input_tokens=LLM_WORST_INPUT_TOKENS,
         output_tokens=LLM_WORST_OUTPUT_TOKENS,
-        upstream_cost_micros=None,
         organization=org,
     )
     each = parse.total_micros + extraction.total_micros

@@ -1,7 +1,13 @@
 import pytest
 
 from billing.models import FeePolicy
-from billing.pricing import Price, fee_policy_for, price_actual, price_worst_case
+from billing.pricing import (
+    Price,
+    fee_policy_for,
+    price_actual,
+    price_worst_case,
+    upstream_cost_compare,
+)
 from ocr.models import Provider, ProviderModel
 
 
@@ -28,7 +34,6 @@ def test_it_prices_pages_with_the_platform_fee(org_a):
         pages=2,
         input_tokens=0,
         output_tokens=0,
-        upstream_cost_micros=None,
         organization=org_a,
     )
     assert actual == Price(2_000, 110, 2_110)
@@ -50,7 +55,6 @@ def test_it_caps_token_priced_models_from_pages(org_a, token_model):
         pages=2,
         input_tokens=1_001,
         output_tokens=333,
-        upstream_cost_micros=None,
         organization=org_a,
     )
     # ceil(1001 × 0.15) = 151; ceil(333 × 0.6) = 200; + 100 per request.
@@ -59,17 +63,13 @@ def test_it_caps_token_priced_models_from_pages(org_a, token_model):
     assert actual.total_micros < worst.total_micros
 
 
-def test_it_prefers_the_upstreams_own_cost(org_a, token_model):
-    actual = price_actual(
-        model=token_model,
-        pages=1,
-        input_tokens=10_000,
-        output_tokens=10_000,
-        upstream_cost_micros=1_234,
-        organization=org_a,
-    )
-    assert actual.provider_cost_micros == 1_234
-    assert actual.fee_micros == 68  # ceil(67.87)
+def test_an_upstreams_own_cost_is_logged_when_above_the_list_never_charged(token_model, caplog):
+    upstream_cost_compare(model=token_model, priced_micros=451, reported_micros=451)
+    upstream_cost_compare(model=token_model, priced_micros=451, reported_micros=None)
+    assert caplog.text == ""
+
+    upstream_cost_compare(model=token_model, priced_micros=451, reported_micros=1_234)
+    assert "reported a cost of 1234 micro-USD, the price list 451" in caplog.text
 
 
 def test_it_uses_the_tenant_override(org_a, org_b):
@@ -96,6 +96,5 @@ def test_it_refuses_negative_counts(org_a):
             pages=1,
             input_tokens=-5,
             output_tokens=0,
-            upstream_cost_micros=None,
             organization=org_a,
         )

@@ -76,17 +76,61 @@ def test_cost_is_the_whole_inference_cost_counted_once(usage, micros):
     assert chat_usage_read(usage).cost_micros == micros
 
 
+@pytest.mark.parametrize("usage", [{"cost": True}, {"cost": "NaN"}, {"cost": "lots"}])
+def test_a_cost_of_the_wrong_kind_is_ignored_it_is_never_charged(usage):
+    read = chat_usage_read({"prompt_tokens": 10, "completion_tokens": 2, **usage})
+    assert (read.prompt_tokens, read.output_tokens, read.cost_micros) == (10, 2, None)
+
+
 @pytest.mark.parametrize(
     "usage",
     [
-        {"cost": True},
-        {"cost": "NaN"},
-        {"cost": "lots"},
         {"completion_tokens": "many"},
         {"total_tokens": [1]},
-        {"completion_tokens_details": "none"},
+        {"prompt_tokens": 1, "completion_tokens_details": "none"},
     ],
 )
 def test_usage_of_the_wrong_kind_is_a_broken_answer(usage):
     with pytest.raises((ValueError, TypeError, ArithmeticError, AttributeError)):
         chat_usage_read(usage)
+
+
+def test_an_answer_without_token_counts_is_marked_unreported():
+    assert chat_usage_read(None).reported is False
+    assert chat_usage_read({"cost": 0.001}).reported is False
+    assert chat_usage_read({"prompt_tokens": 0, "completion_tokens": 0}).reported is True
+
+
+@pytest.mark.parametrize(
+    ("size", "image_tokens"),
+    [
+        ((400, 120), 85 + 170),  # one tile
+        ((1000, 800), 85 + 170 * 4),  # shortest side to 768: 960 x 768, 2 x 2 tiles
+        ((4000, 1000), 85 + 170 * 4),  # fit in 2048: 2048 x 512, 4 x 1 tiles
+    ],
+)
+def test_tokens_are_estimated_as_openai_prices_images_and_a_token_a_4_chars(size, image_tokens):
+    import base64
+    import io
+
+    from PIL import Image
+
+    from ocr.providers.chat_usage import tokens_estimate
+
+    buffer = io.BytesIO()
+    Image.new("L", size, 255).save(buffer, format="PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    messages = [
+        {"role": "system", "content": "12345678"},
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "abcde"},
+                {"type": "image_url", "image_url": {"url": url}},
+            ],
+        },
+    ]
+    assert tokens_estimate(messages, "x" * 9) == (2 + 2 + image_tokens, 3)
+    assert tokens_estimate(
+        [{"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:,"}}]}], ""
+    ) == (765, 1)

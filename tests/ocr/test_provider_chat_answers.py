@@ -228,11 +228,13 @@ def test_reasoning_in_the_extraction_is_billed_too(
 
 
 @pytest.mark.parametrize("byok", [True, False], ids=["byok", "openrouter-credits"])
-def test_openrouter_cost_is_the_whole_inference_cost(
-    provider_for, funded_org_a, api_key, client_for, byok
+def test_openrouter_is_charged_at_the_price_list_and_its_whole_cost_compared(
+    provider_for, funded_org_a, api_key, client_for, byok, caplog
 ):
+    # Prices far under OpenRouter's: the tenant pays the list, the operator is told.
+    cheap = {"input_per_mtok_micros": 1_000, "output_per_mtok_micros": 1_000}
     with FakeOpenAI(report_cost=True, byok=byok) as openrouter:
-        provider_for(openrouter, model="vision", prices=PRICES)
+        provider_for(openrouter, model="vision", prices=cheap)
         before = credits_available_micros(organization=funded_org_a)
 
         response = post_image(client_for, api_key)
@@ -243,11 +245,15 @@ def test_openrouter_cost_is_the_whole_inference_cost(
     cost = Decimal(str(usage["cost"]))
     # BYOK: `cost` is OpenRouter's 5 % fee and the key's owner pays the inference apart.
     # Otherwise the inference is inside `cost`, which upstream_inference_cost repeats.
-    expected = usd_to_micros(cost + inference) if byok else usd_to_micros(cost)
+    whole = usd_to_micros(cost + inference) if byok else usd_to_micros(cost)
     assert (cost < inference) is byok
     record = UsageRecord.objects.get()
-    assert record.provider_cost_micros == expected
+    listed = -(-usage["prompt_tokens"] * 1_000 // 1_000_000) - (
+        -record.output_tokens * 1_000 // 1_000_000
+    )
+    assert record.provider_cost_micros == listed
     assert charged(funded_org_a, before) == record.total_micros
+    assert f"reported a cost of {whole} micro-USD, the price list {listed}" in caplog.text
 
 
 # --- 4. reasoning models that take only their default temperature -------------------------
@@ -312,3 +318,32 @@ def test_other_400s_are_not_retried_and_cost_nothing(
     assert response.json()["error"]["code"] == "ocr_upstream_failed"
     assert len(fake_openai.requests) == 1
     nothing_charged_or_held(funded_org_a, before)
+
+
+# --- 5. an answer with no token counts ------------------------------------------------------
+
+
+def test_an_answer_without_usage_is_charged_for_estimated_tokens_not_free(
+    fake_openai, provider_for, funded_org_a, api_key, client_for, caplog
+):
+    from ocr.providers.openai_compatible import OCR_INSTRUCTION
+
+    provider_for(fake_openai, model="vision", prices=PRICES)
+    content = "# Scanned page\n\nINVOICE 42"
+    answer = {
+        "choices": [{"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]
+    }
+    fake_openai.answer(Reply(200, answer))
+    before = credits_available_micros(organization=funded_org_a)
+
+    with caplog.at_level(logging.WARNING):
+        response = post_image(client_for, api_key)
+
+    assert response.status_code == 200, response.content
+    record = UsageRecord.objects.get()
+    # The 400 x 120 page is one 512-px tile (85 + 170), the instruction a token a 4 chars.
+    assert record.input_tokens == 255 + -(-len(OCR_INSTRUCTION) // 4)
+    assert record.output_tokens == -(-len(content) // 4)
+    assert record.provider_cost_micros == token_cost(record.input_tokens, record.output_tokens)
+    assert charged(funded_org_a, before) == record.total_micros > 0
+    assert "reported no token usage" in caplog.text

@@ -144,10 +144,11 @@ def test_mistral_sdk_is_not_charged_when_every_upstream_fails(
     )
 
 
-def test_docsrouter_reports_the_upstreams_own_cost(
-    fake_openrouter, provider_for, funded_org_a, api_key, client_for
+def test_docsrouter_charges_the_price_list_whatever_the_upstream_reports(
+    fake_openrouter, provider_for, funded_org_a, api_key, client_for, caplog
 ):
-    provider_for(fake_openrouter, model="vision", prices={"input_per_mtok_micros": 99_000_000})
+    prices = {"input_per_mtok_micros": 10_000, "output_per_mtok_micros": 20_000}
+    provider_for(fake_openrouter, model="vision", prices=prices)
     _, secret = api_key
 
     response = client_for(secret).post(
@@ -161,9 +162,15 @@ def test_docsrouter_reports_the_upstreams_own_cost(
     assert body["model"] == "vision"
     assert body["result"]["text"].startswith("# Scanned page")
     (usage,) = fake_openrouter.usages
-    cost = fake_openrouter.cost_micros(usage)  # the upstream's figure, not our token prices
+    # DESIGN.md §5: the price list applied to the tokens reported, as /api/v1/models
+    # publishes it; OpenRouter's `usage.cost` (here above the list) is only logged.
+    cost = -(-usage["prompt_tokens"] * 10_000 // 1_000_000) - (
+        -usage["completion_tokens"] * 20_000 // 1_000_000
+    )
+    assert fake_openrouter.cost_micros(usage) > cost
     assert body["usage"]["provider_cost_cents"] == float(micros_to_cents(cost))
     assert UsageRecord.objects.get().provider_cost_micros == cost
+    assert "the upstream reported a cost of" in caplog.text
 
 
 def test_otoroshi_provider_picks_the_cloudflare_upstream(
