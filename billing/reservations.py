@@ -247,11 +247,12 @@ def _claim(reservation: Reservation, status: str) -> bool:
 
 
 def _split(price: Price, charge_micros: int) -> tuple[int, int]:
-    """(provider cost, fee) adding up to the charge when the charge is capped."""
+    """(provider cost, fee) adding up to the charge when the charge is capped: both scaled
+    down in proportion (the fee rounded down), so the platform's fee is kept in part."""
     if charge_micros >= price.total_micros:
         return price.provider_cost_micros, price.fee_micros
-    cost = min(price.provider_cost_micros, charge_micros)
-    return cost, charge_micros - cost
+    fee = price.fee_micros * charge_micros // price.total_micros if price.total_micros else 0
+    return charge_micros - fee, fee
 
 
 def reservation_settle(*, reservation: Reservation, price: Price, usage: dict) -> UsageRecord:
