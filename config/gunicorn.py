@@ -28,10 +28,11 @@ control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET", "0") != "1"
 
 
 def post_worker_init(worker):
-    """Freeze what the loaded application holds out of the garbage collector's reach, then
-    start this worker's OCR pool in the background."""
+    """Freeze what the loaded application holds out of the garbage collector's reach,
+    start this worker's reservation sweeper, then its OCR pool, in the background."""
     if os.environ.get("GUNICORN_GC_FREEZE", "1") == "1":
         _freeze_loaded_application()
+    _start_reservation_sweeper()
     if os.environ.get("OCR_WARM_ON_START", "1") != "1":
         return
     _warm_ocr_pool(worker)
@@ -50,6 +51,14 @@ def _freeze_loaded_application():
     get_resolver().url_patterns  # noqa: B018 - imports the URLconf and every view
     gc.collect()
     gc.freeze()
+
+
+def _start_reservation_sweeper():
+    """Holds left by a worker that died mid-request are released without cron
+    (billing/sweeper.py; RESERVATION_SWEEP_INTERVAL_S=0 turns it off)."""
+    from billing.sweeper import sweeper_start
+
+    sweeper_start()
 
 
 def _warm_ocr_pool(worker):

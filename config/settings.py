@@ -271,6 +271,12 @@ DEFAULT_RATE_LIMIT_RPM = env.int("DEFAULT_RATE_LIMIT_RPM", default=600)
 # a burst of concurrent clients meets the credit and per-minute limits first.
 DEFAULT_MAX_IN_FLIGHT = env.int("DEFAULT_MAX_IN_FLIGHT", default=64)
 RESERVATION_TIMEOUT_S = env.int("RESERVATION_TIMEOUT_S", default=900)
+# Each gunicorn worker releases reservations older than RESERVATION_TIMEOUT_S (left by a
+# worker that died mid-request) this often, jittered (billing/sweeper.py); 0 turns it off
+# (then run `manage.py sweep_reservations` from cron).
+RESERVATION_SWEEP_INTERVAL_S = env.float("RESERVATION_SWEEP_INTERVAL_S", default=60.0)
+if not 0 <= RESERVATION_SWEEP_INTERVAL_S <= 24 * 3600:
+    raise ImproperlyConfigured("RESERVATION_SWEEP_INTERVAL_S must be from 0 (off) to 86400")
 # An in-flight slot lapses after this long if a crashed worker never freed it.
 RATE_LIMIT_SLOT_TTL_S = env.int("RATE_LIMIT_SLOT_TTL_S", default=300)
 # Off (default): settlements (charges) commit without waiting for the WAL fsync on

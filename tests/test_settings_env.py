@@ -133,3 +133,24 @@ def test_a_postgresql_server_that_never_answers_is_given_up_in_time():
     error, elapsed = result.stdout.split()
     assert error == "OperationalError"
     assert float(elapsed) < 10
+
+
+def test_a_sweep_interval_that_is_not_a_number_of_seconds_stops_the_start():
+    assert _settings({"RESERVATION_SWEEP_INTERVAL_S": "0"}, "RESERVATION_SWEEP_INTERVAL_S") == [
+        "0.0"
+    ]
+    for value in ("-1", "100000"):
+        result = subprocess.run(
+            [sys.executable, "-c", "import django; django.setup()"],
+            cwd=ROOT,
+            env={
+                **os.environ,
+                "DJANGO_SETTINGS_MODULE": "config.settings",
+                "RESERVATION_SWEEP_INTERVAL_S": value,
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode != 0
+        assert "ImproperlyConfigured: RESERVATION_SWEEP_INTERVAL_S" in result.stderr
