@@ -47,6 +47,22 @@ def test_add_credits_refuses_bad_input(org_a, args, message):
     assert account_state(org_a) == (0, 0)
 
 
+@pytest.mark.parametrize("usd", ["0.0000015", "-0.0000035", "1.0000001", "0.0000004"])
+def test_add_credits_refuses_an_amount_finer_than_a_micro_dollar(funded_org_a, usd):
+    """They were rounded: 0.0000015 added 2 µ$, -0.0000035 took 4 µ$."""
+    entries = LedgerEntry.objects.count()
+
+    with pytest.raises(CommandError, match="finer than a micro-dollar"):
+        run("add_credits", "org-a", usd)
+
+    assert account_state(funded_org_a) == (10_000_000, 0)
+    assert LedgerEntry.objects.count() == entries
+
+
+def test_add_credits_takes_zeros_past_the_sixth_decimal(org_a):
+    assert run("add_credits", "org-a", "1.5000000") == "1.500000"
+
+
 def test_check_ledger_passes_a_consistent_ledger(funded_org_a, org_b):
     key = api_key_create(organization=funded_org_a)[0]
     reservation = reservation_create(api_key=key, amount_micros=5_000, request_id="req_1")

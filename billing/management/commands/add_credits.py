@@ -1,16 +1,17 @@
 import secrets
-from decimal import InvalidOperation
+from decimal import Decimal, InvalidOperation
 
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
 from billing.models import LedgerEntry
-from billing.money import MICROS_PER_USD, micros_to_usd_str, usd_to_micros
+from billing.money import micros_to_usd_str, usd_to_micros
 from billing.services import credits_add
 
 # One adjustment's ceiling, as for a key's limit: far above any real top-up, far below the
 # balance column's (9.2e12 USD, past which the amount was a traceback, not an answer).
 MAX_USD = 1_000_000_000
+MICRO_USD = Decimal("0.000001")
 
 
 class Command(BaseCommand):
@@ -26,13 +27,24 @@ class Command(BaseCommand):
         if organization is None:
             raise CommandError(f"no organization '{options['slug']}'")
         try:
-            amount = usd_to_micros(options["usd"])
-        except (InvalidOperation, ValueError) as error:
+            usd = Decimal(options["usd"])
+        except InvalidOperation as error:
             raise CommandError(f"invalid amount {options['usd']!r}") from error
+        if not usd.is_finite():
+            raise CommandError(f"invalid amount {options['usd']!r}")
+        if abs(usd) > MAX_USD:
+            raise CommandError(f"the amount must be at most {MAX_USD:,} USD either way")
+        # Money is whole micro-dollars: 0.0000015 was rounded to +2 µ$ and -0.0000035 to
+        # -4 µ$ without a word; the API and load_providers refuse such amounts. (After the
+        # ceiling, so the quantize stays within Decimal's precision.)
+        if usd != usd.quantize(MICRO_USD):
+            raise CommandError(
+                f"the amount {options['usd']!r} is finer than a micro-dollar "
+                "(at most 6 decimal places); nothing was added"
+            )
+        amount = usd_to_micros(usd)
         if amount == 0:
             raise CommandError("the amount must not be zero")
-        if abs(amount) > MAX_USD * MICROS_PER_USD:
-            raise CommandError(f"the amount must be at most {MAX_USD:,} USD either way")
         try:
             entry = credits_add(
                 organization=organization,
