@@ -14,10 +14,16 @@ env = environ.Env()
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
-# A fixed development secret keeps `make run` zero-config; production sets SECRET_KEY.
-SECRET_KEY = env.str("SECRET_KEY", default="dev-insecure-secret-key-change-me")
+# A fixed development secret keeps `make run` zero-config; production sets SECRET_KEY
+# (required with HTTPS_ONLY, below). These defaults and .env.example's placeholders are
+# public: anyone can sign with them.
+_PUBLIC_SECRETS = {
+    "SECRET_KEY": ("dev-insecure-secret-key-change-me", "change-me"),
+    "API_KEY_PEPPER": ("dev-insecure-api-key-pepper", "change-me-too"),
+}
+SECRET_KEY = env.str("SECRET_KEY", default=_PUBLIC_SECRETS["SECRET_KEY"][0])
 # HMAC pepper for API key hashes; rotating it invalidates every key.
-API_KEY_PEPPER = env.str("API_KEY_PEPPER", default="dev-insecure-api-key-pepper")
+API_KEY_PEPPER = env.str("API_KEY_PEPPER", default=_PUBLIC_SECRETS["API_KEY_PEPPER"][0])
 # OCR endpoints keep authenticated keys per process, checked against the key epoch the
 # rate-limit call returns (keys/cache.py); only with Redis.
 API_KEY_CACHE = env.bool("API_KEY_CACHE", default=True)
@@ -35,6 +41,17 @@ SESSION_COOKIE_HTTPONLY = True
 if HTTPS_ONLY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600)
+    # A server on https is a deployment: with a public secret anyone forges what it signs
+    # (an auditor forged a signed file URL with the default SECRET_KEY), and a public
+    # pepper adds nothing to a leaked key table. Refuse to start; the message names the
+    # variable, never a value.
+    for _name, _value in (("SECRET_KEY", SECRET_KEY), ("API_KEY_PEPPER", API_KEY_PEPPER)):
+        if not _value.strip() or _value in _PUBLIC_SECRETS[_name]:
+            raise ImproperlyConfigured(
+                f"{_name} is unset, empty or a public default from this repository, and "
+                f"HTTPS_ONLY is on: set {_name} to a long random value of your own, e.g. "
+                "python -c 'import secrets; print(secrets.token_urlsafe(50))'"
+            )
 
 INSTALLED_APPS = [
     "django.contrib.admin",

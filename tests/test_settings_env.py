@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import environ
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,3 +155,54 @@ def test_a_sweep_interval_that_is_not_a_number_of_seconds_stops_the_start():
         )
         assert result.returncode != 0
         assert "ImproperlyConfigured: RESERVATION_SWEEP_INTERVAL_S" in result.stderr
+
+
+def _start(env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Load the settings in a fresh process under `env`, without this process's secrets
+    (a variable set to None is left out)."""
+    base = {k: v for k, v in os.environ.items() if k not in ("SECRET_KEY", "API_KEY_PEPPER")}
+    full = {**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup()"],
+        cwd=ROOT,
+        env={k: v for k, v in full.items() if v is not None},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+OWN_KEY, OWN_PEPPER = "k-" + "x" * 48, "p-" + "y" * 48
+
+
+@pytest.mark.parametrize(
+    ("secrets", "refused"),
+    [
+        ({}, "SECRET_KEY"),  # neither set: the repository's defaults
+        ({"SECRET_KEY": OWN_KEY}, "API_KEY_PEPPER"),
+        ({"SECRET_KEY": "change-me", "API_KEY_PEPPER": OWN_PEPPER}, "SECRET_KEY"),  # .env.example
+        ({"SECRET_KEY": OWN_KEY, "API_KEY_PEPPER": "change-me-too"}, "API_KEY_PEPPER"),
+        ({"SECRET_KEY": OWN_KEY, "API_KEY_PEPPER": " "}, "API_KEY_PEPPER"),
+        (
+            {"SECRET_KEY": "dev-insecure-secret-key-change-me", "API_KEY_PEPPER": OWN_PEPPER},
+            "SECRET_KEY",
+        ),
+    ],
+)
+def test_https_only_refuses_to_start_with_a_public_secret(secrets, refused):
+    """An auditor forged a signed file URL with the repository's default SECRET_KEY on a
+    server with HTTPS_ONLY=true."""
+    result = _start({"HTTPS_ONLY": "true", **secrets})
+
+    assert result.returncode != 0
+    assert f"ImproperlyConfigured: {refused} is unset, empty or a public default" in result.stderr
+    assert OWN_KEY not in result.stderr and OWN_PEPPER not in result.stderr
+
+
+def test_https_only_starts_with_secrets_of_its_own():
+    result = _start({"HTTPS_ONLY": "true", "SECRET_KEY": OWN_KEY, "API_KEY_PEPPER": OWN_PEPPER})
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_without_https_only_the_defaults_still_start_make_run():
+    assert _start({"HTTPS_ONLY": None}).returncode == 0
