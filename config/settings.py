@@ -1,6 +1,7 @@
 """Settings, all from the environment (django-environ). See .env.example."""
 
 import ipaddress
+import math
 from pathlib import Path
 
 import environ
@@ -8,7 +9,30 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
-env = environ.Env()
+
+class SettingsEnv(environ.Env):
+    """django-environ, with an empty value meaning the default (as the README says; an
+    empty number was a ValueError traceback) and numbers read strictly: its float cast
+    drops every character but digits, commas and points, so `1e3` was 13.0."""
+
+    def get_value(self, var, cast=None, default=environ.Env.NOTSET, parse_default=False):
+        raw = self.ENVIRON.get(var)
+        if raw is not None and not raw.strip() and default is not environ.Env.NOTSET:
+            return default
+        if raw is not None and cast in (int, float):
+            try:
+                value = cast(raw.strip())
+            except ValueError:
+                raise ImproperlyConfigured(
+                    f"{var} must be {'an integer' if cast is int else 'a number'}, not {raw!r}"
+                ) from None
+            if not math.isfinite(value):
+                raise ImproperlyConfigured(f"{var} must be a finite number, not {raw!r}")
+            return value
+        return super().get_value(var, cast=cast, default=default, parse_default=parse_default)
+
+
+env = SettingsEnv()
 # The environment wins over .env. A comment after a value is part of the value (no
 # comment parsing: a secret may hold '#'), so .env.example keeps comments on lines apart.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)

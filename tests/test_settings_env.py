@@ -54,6 +54,39 @@ def test_an_empty_path_in_dot_env_is_the_default_not_the_working_directory():
     assert repr(str(ROOT / "var" / "cache")) in cache
 
 
+def test_empty_values_are_the_defaults_and_numbers_are_read_strictly():
+    assert _settings(
+        {"OCR_PAGE_TIMEOUT_S": "", "OCR_MAX_PAGES": " ", "SECRET_KEY": "", "DEBUG": ""},
+        "OCR_PAGE_TIMEOUT_S",
+        "OCR_MAX_PAGES",
+        "SECRET_KEY",
+        "DEBUG",
+    ) == ["60.0", "1000", repr("dev-insecure-secret-key-change-me"), "False"]
+    assert _settings(
+        {"OCR_PAGE_TIMEOUT_S": "1e3", "OCR_MAX_PAGES": " 12 "},
+        "OCR_PAGE_TIMEOUT_S",
+        "OCR_MAX_PAGES",
+    ) == [
+        "1000.0",
+        "12",
+    ]
+    for name, value in (
+        ("OCR_PAGE_TIMEOUT_S", "nan"),
+        ("OCR_MAX_PAGES", "1e3"),
+        ("OCR_PAGE_TIMEOUT_S", "1,5"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-c", "import django; django.setup()"],
+            cwd=ROOT,
+            env={**os.environ, "DJANGO_SETTINGS_MODULE": "config.settings", name: value},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert result.returncode != 0
+        assert f"ImproperlyConfigured: {name} must be" in result.stderr, result.stderr[-500:]
+
+
 def test_trusted_proxies_are_read_and_a_wrong_one_stops_the_start():
     assert _settings({"TRUSTED_PROXIES": "10.0.0.0/8, 192.0.2.4"}, "TRUSTED_PROXIES") == [
         "['10.0.0.0/8', '192.0.2.4']"
