@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import ROUND_HALF_UP, Decimal
 
 MICROS_PER_USD = 1_000_000
+MICRO_USD = Decimal("0.000001")
 
 
 def usd_to_micros(usd: Decimal | str | int) -> int:
@@ -14,8 +15,17 @@ def usd_to_micros(usd: Decimal | str | int) -> int:
     return int((value * MICROS_PER_USD).to_integral_value(rounding=ROUND_HALF_UP))
 
 
+def usd_exact_to_micros(usd: Decimal | str | int) -> int:
+    """`usd_to_micros` for amounts an operator types: one finer than a micro-dollar is a
+    ValueError, not rounded (money is whole micro-dollars)."""
+    value = Decimal(str(usd))
+    if value.is_finite() and value != value.quantize(MICRO_USD):
+        raise ValueError(f"{usd} is finer than a micro-dollar (at most 6 decimal places)")
+    return usd_to_micros(value)
+
+
 def micros_to_usd(micros: int) -> Decimal:
-    return (Decimal(micros) / MICROS_PER_USD).quantize(Decimal("0.000001"))
+    return (Decimal(micros) / MICROS_PER_USD).quantize(MICRO_USD)
 
 
 def micros_to_usd_str(micros: int) -> str:

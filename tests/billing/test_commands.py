@@ -63,6 +63,17 @@ def test_add_credits_takes_zeros_past_the_sixth_decimal(org_a):
     assert run("add_credits", "org-a", "1.5000000") == "1.500000"
 
 
+def test_create_key_refuses_a_limit_finer_than_a_micro_dollar(org_a):
+    from keys.models import ApiKey
+
+    with pytest.raises(CommandError, match="finer than a micro-dollar"):
+        run("create_key", "org-a", "--limit-usd", "0.0000015")
+    assert not ApiKey.objects.exists()
+
+    run("create_key", "org-a", "--limit-usd", "2.5000000")
+    assert ApiKey.objects.get().limit_micros == 2_500_000
+
+
 def test_check_ledger_passes_a_consistent_ledger(funded_org_a, org_b):
     key = api_key_create(organization=funded_org_a)[0]
     reservation = reservation_create(api_key=key, amount_micros=5_000, request_id="req_1")

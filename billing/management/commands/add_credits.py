@@ -5,13 +5,12 @@ from django.core.management.base import BaseCommand, CommandError
 
 from accounts.models import Organization
 from billing.models import LedgerEntry
-from billing.money import micros_to_usd_str, usd_to_micros
+from billing.money import micros_to_usd_str, usd_exact_to_micros
 from billing.services import credits_add
 
 # One adjustment's ceiling, as for a key's limit: far above any real top-up, far below the
 # balance column's (9.2e12 USD, past which the amount was a traceback, not an answer).
 MAX_USD = 1_000_000_000
-MICRO_USD = Decimal("0.000001")
 
 
 class Command(BaseCommand):
@@ -37,12 +36,13 @@ class Command(BaseCommand):
         # Money is whole micro-dollars: 0.0000015 was rounded to +2 µ$ and -0.0000035 to
         # -4 µ$ without a word; the API and load_providers refuse such amounts. (After the
         # ceiling, so the quantize stays within Decimal's precision.)
-        if usd != usd.quantize(MICRO_USD):
+        try:
+            amount = usd_exact_to_micros(usd)
+        except ValueError:
             raise CommandError(
                 f"the amount {options['usd']!r} is finer than a micro-dollar "
                 "(at most 6 decimal places); nothing was added"
-            )
-        amount = usd_to_micros(usd)
+            ) from None
         if amount == 0:
             raise CommandError("the amount must not be zero")
         try:

@@ -3,7 +3,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.management.base import BaseCommand, CommandError
 
 from accounts.selectors import organization_get_by_slug
-from billing.money import usd_to_micros
+from billing.money import usd_exact_to_micros
 from config.api import ApiError
 from keys.services import api_key_create
 
@@ -24,9 +24,9 @@ class Command(BaseCommand):
             limit = None
             if limit_usd is not None:
                 try:
-                    limit = usd_to_micros(Decimal(limit_usd))
+                    limit = usd_exact_to_micros(Decimal(limit_usd))
                 except (InvalidOperation, ValueError) as error:
-                    raise CommandError(f"Invalid --limit-usd: {limit_usd}") from error
+                    raise CommandError(f"Invalid --limit-usd: {limit_usd} ({error})") from error
             _, secret = api_key_create(
                 organization=org, kind=kind, name=name, limit_micros=limit, rate_limit_rpm=rpm
             )
