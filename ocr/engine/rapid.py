@@ -19,7 +19,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ocr.engine.recognition import Reading, ctc_decode, ink_columns, rec_input, rec_normalise
+from ocr.engine.recognition import (
+    REC_AREA_MIN_HEIGHT,
+    Reading,
+    ctc_decode,
+    ink_columns,
+    rec_input,
+    rec_normalise,
+)
 from ocr.engine.tasks import Line
 
 DET_MAX_SIDE = 2000
@@ -61,6 +68,14 @@ SKEW_MIN_LINES = 3
 # A sure detector box whose ink is read for less than this share, with no text at all,
 # is reported as an unread line.
 UNREAD_LINE = 0.5
+# The detector sees nothing on a large input that is nearly all blank paper (its map
+# stays under 0.001 around a word on an A4 page): ink that no box covers is looked for
+# again in windows around it, at most INK_WINDOWS of them; a page with more uncovered
+# blobs of ink than that is busy, not sparse, and is left as detected.
+INK_WINDOWS = 12
+INK_CONTRAST = 48  # grey levels darker than the local paper
+INK_MAP_SIDE = 1000  # the ink map is made at most this many pixels on its long side
+INK_BLOB_MAX_HEIGHT = 60  # on the ink map: taller blobs are pictures or frames, not words
 
 
 def model_dir() -> Path:
@@ -166,13 +181,40 @@ class RapidRecognizer:
 
     # -- detection ---------------------------------------------------------------
 
-    def _detect(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Text boxes in `image` coordinates, in reading order, and their detector scores."""
+    def _detect_page(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`_detect` on the page, then again in windows around ink no box covers (a word
+        or two on an otherwise blank page, which the detector misses on the whole page)."""
+        boxes, scores = self._detect(image)
+        windows = uncovered_ink_windows(image, boxes)
+        if not windows:
+            return boxes, scores
+        found, found_scores = list(boxes), list(scores)
+        for (x0, y0, x1, y1), glyph in windows:
+            window = np.ascontiguousarray(image[y0:y1, x0:x1])
+            more, more_scores = self._detect(window, glyph=glyph)
+            more = more + np.array([x0, y0], dtype=np.float32)
+            for box, score in zip(more, more_scores, strict=True):
+                # A window's margin may take in part of a line already found.
+                if not any(_overlapping(box, other) for other in found):
+                    found.append(box)
+                    found_scores.append(score)
+        if len(found) == len(boxes):
+            return boxes, scores
+        boxes = np.asarray(found, dtype=np.float32)
+        scores = np.asarray(found_scores, dtype=np.float32)
+        order = _reading_order(boxes)
+        return boxes[order], scores[order]
+
+    def _detect(
+        self, image: np.ndarray, glyph: float | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Text boxes in `image` coordinates, in reading order, and their detector scores
+        (`glyph`: the print's height when known, else estimated)."""
         height, width = image.shape[:2]
         scale = min(1.0, DET_MAX_SIDE / max(height, width))
         if min(height, width) * scale < DET_MIN_SIDE:
             scale = min(DET_MIN_SIDE / min(height, width), DET_MAX_SIDE / max(height, width))
-        glyph = glyph_height(image) if DET_TEXT_HEIGHT else None
+        glyph = glyph or (glyph_height(image) if DET_TEXT_HEIGHT else None)
         if glyph:
             # Size the detector's input by the text, not the paper: small print gets
             # enlarged, large print shrunk, so the work follows what there is to read.
@@ -229,11 +271,11 @@ class RapidRecognizer:
         """
         image = faint_stretched(image)
         turn = 0
-        boxes, box_scores = self._detect(image)
+        boxes, box_scores = self._detect_page(image)
         if self._mostly_vertical(boxes):
             image = cv2.rotate(image, cv2.ROTATE_90_COUNTERCLOCKWISE)
             turn = 270
-            boxes, box_scores = self._detect(image)
+            boxes, box_scores = self._detect_page(image)
         crops = [_crop(image, box) for box in boxes]
         if self._upside_down(crops):
             image = cv2.rotate(image, cv2.ROTATE_180)
@@ -282,14 +324,18 @@ class RapidRecognizer:
         return lines, turn
 
     def rec_lines(self, crops: list[np.ndarray]) -> list[Reading]:
+        # Small print: the page's lines (crops twice as wide as high, not slivers and
+        # specks) are under REC_AREA_MIN_HEIGHT px high, by their median.
+        heights = [c.shape[0] for c in crops if c.shape[1] >= 2 * c.shape[0]]
+        small = bool(heights) and np.median(heights) < REC_AREA_MIN_HEIGHT
         if self.threads < 2 or len(crops) < 4:
-            return [self._rec_one(crop) for crop in crops]
+            return [self._rec_one(crop, small) for crop in crops]
         # Lines are independent: several single-threaded recogniser calls side by side
         # use the cores far better than intra-op threads on such small inputs.
         shares = [list(range(start, len(crops), self.threads)) for start in range(self.threads)]
 
         def read_share(indices: list[int]) -> list[Reading]:
-            return [self._rec_one(crops[i]) for i in indices]
+            return [self._rec_one(crops[i], small) for i in indices]
 
         out: list[Reading] = [Reading("", 0.0)] * len(crops)
         for indices, texts in zip(shares, self._executor().map(read_share, shares), strict=True):
@@ -297,9 +343,9 @@ class RapidRecognizer:
                 out[index] = text
         return out
 
-    def _rec_one(self, crop: np.ndarray) -> Reading:
+    def _rec_one(self, crop: np.ndarray, small_print: bool = False) -> Reading:
         """One line through the recogniser: our input preparation, greedy CTC decoding."""
-        line = rec_input(crop)
+        line = rec_input(crop, small_print=small_print)
         if line is None:
             return Reading("", 0.0)
         preds = self.rec.session(rec_normalise(line))[0]
@@ -311,6 +357,90 @@ class RapidRecognizer:
 
             self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="rec")
         return self._pool
+
+
+def uncovered_ink_windows(
+    image: np.ndarray, boxes: np.ndarray
+) -> list[tuple[tuple[int, int, int, int], float]]:
+    """Windows (x0, y0, x1, y1) around blobs of ink that no detector box touches, each with
+    the height of its lowest blob (which sizes the detector's input: guessed from a few
+    letters, it blew a small window up to 1.6 MP), or none when there are more than
+    INK_WINDOWS of them.
+
+    Ink is what is INK_CONTRAST levels darker than the paper around it (a grey closing,
+    so a shadow or a tinted page is paper too), on a copy at most INK_MAP_SIDE px long;
+    letters are joined into words; specks, rules and blobs taller than INK_BLOB_MAX_HEIGHT
+    dropped. Each window is its blob with a margin of twice the blob's height, so the
+    detector sees a word on a little paper.
+    """
+    height, width = image.shape[:2]
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    factor = min(1.0, INK_MAP_SIDE / max(height, width))
+    small = gray
+    if factor < 1.0:
+        size = (max(1, round(width * factor)), max(1, round(height * factor)))
+        small = cv2.resize(gray, size, interpolation=cv2.INTER_AREA)
+    paper = cv2.morphologyEx(small, cv2.MORPH_CLOSE, np.ones((15, 15), np.uint8))
+    ink = ((paper.astype(np.int16) - small) > INK_CONTRAST).astype(np.uint8)
+    if not ink.any():
+        return []
+    ink = cv2.dilate(ink, np.ones((3, 7), np.uint8))
+    _, _, stats, _ = cv2.connectedComponentsWithStats(ink, connectivity=8)
+    covered = np.zeros(small.shape, dtype=bool)
+    for box in boxes * factor:
+        x0, y0 = np.floor(box.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(box.max(axis=0)).astype(int)
+        covered[max(0, y0) : max(0, y1) + 1, max(0, x0) : max(0, x1) + 1] = True
+    windows = []
+    for x, y, w, h, area in stats[1:]:
+        if area < 12 or not 4 <= h <= INK_BLOB_MAX_HEIGHT or w > 25 * h:
+            continue  # a speck, a picture or a frame, a rule
+        if covered[y : y + h, x : x + w].any():
+            continue
+        margin = 2 * h
+        rect = (
+            max(0, int((x - margin) / factor)),
+            max(0, int((y - margin) / factor)),
+            min(width, int((x + w + margin) / factor) + 1),
+            min(height, int((y + h + margin) / factor) + 1),
+        )
+        windows.append((rect, max(4.0, (h - 2) / factor)))  # the dilation adds 2 rows
+        if len(windows) > INK_WINDOWS:
+            return []
+    return _merged(windows)
+
+
+def _merged(
+    rects: list[tuple[tuple[int, int, int, int], float]],
+) -> list[tuple[tuple[int, int, int, int], float]]:
+    """Overlapping rectangles joined until none overlap (keeping the lower glyph height)."""
+    rects = list(rects)
+    joined = True
+    while joined:
+        joined = False
+        for i in range(len(rects)):
+            for j in range(i + 1, len(rects)):
+                (a, glyph_a), (b, glyph_b) = rects[i], rects[j]
+                if a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]:
+                    rects[i] = (
+                        (min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])),
+                        min(glyph_a, glyph_b),
+                    )
+                    del rects[j]
+                    joined = True
+                    break
+            if joined:
+                break
+    return rects
+
+
+def _overlapping(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two boxes' extents share more than a third of the smaller one's area."""
+    (ax0, ay0), (ax1, ay1) = a.min(axis=0), a.max(axis=0)
+    (bx0, by0), (bx1, by1) = b.min(axis=0), b.max(axis=0)
+    shared = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
+    smaller = min((ax1 - ax0) * (ay1 - ay0), (bx1 - bx0) * (by1 - by0))
+    return shared > smaller / 3
 
 
 def split_at_gutters(

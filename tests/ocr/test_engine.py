@@ -527,6 +527,55 @@ def test_a_page_with_its_text_at_the_top_and_blank_below_is_read():
     assert cer(plain(run(image_bytes(page, "PNG"))), "\n".join(lines)) <= 0.02
 
 
+def test_a_word_or_two_alone_on_a_blank_page_are_read():
+    # On a large input that is nearly all blank paper the detector's map stays under
+    # 0.001 around the words: a page with one word or a lone page number came back empty.
+    page = Image.new("L", (1240, 1754), 255)  # A4 at 150 dpi
+    draw = ImageDraw.Draw(page)
+    draw.text((136, 140), "Approved", font=ImageFont.load_default(size=18), fill=0)
+    draw.text((545, 1650), "Page 3 of 12", font=ImageFont.load_default(size=14), fill=0)
+
+    assert cer(plain(run(image_bytes(page, "PNG"))), "Approved\nPage 3 of 12") <= 0.05
+
+
+def test_a_low_resolution_scan_is_read(corpus):
+    # phototest at a fifth of its size (about 44 dpi, letters 6-8 px high): area-enlarged
+    # crops read `fex`, `aver`, `tbrown` (CER 0.032).
+    page = Image.open(corpus / "tesseract" / "phototest.tif").convert("L")
+    small = page.resize((141, 106), Image.Resampling.BOX)
+
+    assert cer(plain(run(image_bytes(small, "PNG"))), phototest_reference(corpus)) <= 0.01
+
+
+def test_a_till_roll_taller_than_3200_px_keeps_its_print():
+    # A strip 8000 px long was shrunk to 3200 px before reading, its 13 px print to 5 px.
+    lines = ["MEMBER DISCOUNT -1.20", "TOTAL RM INCL. OF GST 49.39", "CASH -50.00 CHANGE 0.60"]
+    roll = Image.new("L", (340, 8000), 255)
+    draw = ImageDraw.Draw(roll)
+    for number, line in enumerate(lines):
+        draw.text((12, 20 + 20 * number), line, font=ImageFont.load_default(size=13), fill=0)
+    draw.text((12, 7960), "THANK YOU", font=ImageFont.load_default(size=13), fill=0)
+
+    result = run(image_bytes(roll, "PNG"))
+
+    assert cer(plain(result), "\n".join([*lines, "THANK YOU"])) <= 0.02
+    assert (result.pages[0].width, result.pages[0].height) == (340, 8000)
+
+
+def test_white_text_on_a_transparent_png_is_read():
+    # Drawn for a dark slide or web page: on the white put under transparent pixels it
+    # vanished (nothing read).
+    text = "Quarterly results\nRevenue up 12%"
+    mask = Image.new("L", (520, 160), 0)
+    ImageDraw.Draw(mask).multiline_text(
+        (20, 20), text, font=ImageFont.load_default(size=40), fill=255, spacing=16
+    )
+    white = Image.new("RGBA", mask.size, (255, 255, 255, 0))
+    white.putalpha(mask)
+
+    assert cer(plain(run(image_bytes(white, "PNG"))), text) <= 0.02
+
+
 def test_a_worker_crash_is_an_extraction_error_and_the_pool_recovers(corpus):
     with pytest.raises(ApiError) as caught:
         pool_map(os._exit, [3])
