@@ -137,6 +137,23 @@ class OcrEndpoint(APIView):
         return response
 
 
+class FreeAnswerHeaders:
+    """For views beside the OCR endpoints whose answers cost nothing (uploads, downloads,
+    Mistral's files API): `X-Request-Id`, `X-Cost-Usd: 0.000000` and, for an accepted
+    key, `X-Credits-Remaining-Usd`, as every OCR answer carries them."""
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        response.setdefault("X-Request-Id", request_id_new())
+        response.setdefault("X-Cost-Usd", "0.000000")
+        key = accepted_key(request, response)
+        if key is not None and not response.has_header("X-Credits-Remaining-Usd"):
+            credits = credits_remaining_header(key)
+            if credits is not None:
+                response["X-Credits-Remaining-Usd"] = credits
+        return response
+
+
 def accepted_key(request, response) -> ApiKey | None:
     """The request's key, unless the answer refuses it: a refused key (a management key
     on an OCR endpoint, say) learns no balance from the headers."""

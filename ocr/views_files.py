@@ -21,7 +21,7 @@ from keys.authentication import ApiKeyAuthentication, require_key
 from ocr import files
 from ocr.dialects import schemas
 from ocr.dialects.common import is_multipart, request_body
-from ocr.endpoint import BODY_OVERHEAD_BYTES, JsonAnswers
+from ocr.endpoint import BODY_OVERHEAD_BYTES, FreeAnswerHeaders, JsonAnswers
 from ocr.models import OcrFile
 
 _TAGS = ["files"]
@@ -37,7 +37,7 @@ def _download(file: OcrFile) -> FileResponse:
     )
 
 
-class _FilesView(APIView):
+class _FilesView(FreeAnswerHeaders, APIView):
     content_negotiation_class = JsonAnswers
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [require_key(kind="api", scope="ocr")]

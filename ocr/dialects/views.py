@@ -29,7 +29,7 @@ from ocr.dialects import (
     uploads,
 )
 from ocr.dialects.common import MiB, is_multipart, request_body
-from ocr.endpoint import OcrEndpoint, accepted_key, credits_remaining_header
+from ocr.endpoint import FreeAnswerHeaders, OcrEndpoint
 from ocr.pipeline import ocr_execute_held, request_id_new
 
 
@@ -293,7 +293,7 @@ class ProcessView(_SeedErrors, OcrEndpoint):
         return uploads.render(request, outcome, self.upload)
 
 
-class _KeyView(APIView):
+class _KeyView(FreeAnswerHeaders, APIView):
     authentication_classes = [ApiKeyAuthentication]
     permission_classes = [require_key(kind="api", scope="ocr")]
 
@@ -307,15 +307,8 @@ class _KeyView(APIView):
         return response
 
     def finalize_response(self, request, response, *args, **kwargs):
-        # The headers of every OCR response; storing a file costs nothing.
+        # The headers of every OCR response (FreeAnswerHeaders); storing a file costs nothing.
         response = super().finalize_response(request, response, *args, **kwargs)
-        response.setdefault("X-Request-Id", request_id_new())
-        response.setdefault("X-Cost-Usd", "0.000000")
-        key = accepted_key(request, response)
-        if key is not None and not response.has_header("X-Credits-Remaining-Usd"):
-            credits = credits_remaining_header(key)
-            if credits is not None:
-                response["X-Credits-Remaining-Usd"] = credits
         ticket: RateLimitTicket | None = getattr(self, "ticket", None)
         if ticket is not None:  # refusals carry the limit's headers too
             for name, value in ticket.headers().items():

@@ -45,3 +45,21 @@ def test_an_accepted_key_still_gets_the_balance_on_an_error(org_a):
 
     assert 400 <= response.status_code < 500
     assert response["X-Credits-Remaining-Usd"] == "9.000000"
+
+
+def test_mistrals_files_api_answers_carry_the_ocr_headers(org_a):
+    credits_add(organization=org_a, amount_micros=9_000_000, idempotency_key="fund")
+    api = client_with(api_key_create(organization=org_a)[1])
+    management = client_with(api_key_create(organization=org_a, kind="management")[1])
+
+    listed = api.get("/v1/files")
+    missing = api.get("/v1/files/00000000-0000-0000-0000-000000000000")
+    refused = management.get("/v1/files")
+
+    for response in (listed, missing):
+        assert response["X-Request-Id"].startswith("req_")
+        assert response["X-Cost-Usd"] == "0.000000"
+        assert response["X-Credits-Remaining-Usd"] == "9.000000"
+    assert (listed.status_code, missing.status_code) == (200, 404)
+    assert refused.status_code == 401
+    assert "X-Credits-Remaining-Usd" not in refused
