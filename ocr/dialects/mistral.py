@@ -91,7 +91,7 @@ RESPONSE_FORMAT_TYPES = ("text", "json_object", "json_schema")
 
 def _response_format_check(value: Any, name: str) -> None:
     """Mistral's ResponseFormat: `{type: text | json_object | json_schema, json_schema?}`,
-    `json_schema` an object (with the schema) when the type says so."""
+    `json_schema` `{name, schema, description?, strict?}` when the type says so."""
     if value is None:
         return
     if not isinstance(value, dict):
@@ -103,9 +103,19 @@ def _response_format_check(value: Any, name: str) -> None:
             "invalid_request",
             f"'{name}.type' must be one of: {', '.join(RESPONSE_FORMAT_TYPES)}.",
         )
-    if kind == "json_schema" and not isinstance(value.get("json_schema"), dict):
+    if kind != "json_schema":
+        return
+    schema = value.get("json_schema")
+    if not isinstance(schema, dict):
         raise ApiError(
             400, "invalid_request", f"'{name}.json_schema' must be an object for type json_schema."
+        )
+    # Mistral's JSONSchema: a string `name` and the schema itself, an object, in `schema`.
+    if not isinstance(schema.get("name"), str) or not isinstance(schema.get("schema"), dict):
+        raise ApiError(
+            400,
+            "invalid_request",
+            f"'{name}.json_schema' needs a string 'name' and an object 'schema'.",
         )
 
 

@@ -20,6 +20,7 @@ the larger of the two is taken, which never counts the inference twice.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -29,10 +30,9 @@ from billing.money import usd_to_micros
 
 @dataclass(frozen=True)
 class ChatUsage:
-    prompt_tokens: int
+    prompt_tokens: int  # 0 when not reported (the caller estimates it: tokens_estimate)
     output_tokens: int  # what the upstream billed as output, reasoning included
     cost_micros: int | None  # the upstream's own figure, when it reports one
-    reported: bool = True  # False: the answer had no token counts (see tokens_estimate)
 
 
 def chat_usage_read(usage: Any) -> ChatUsage:
@@ -42,8 +42,6 @@ def chat_usage_read(usage: Any) -> ChatUsage:
     usage = usage or {}
     if not isinstance(usage, dict):
         raise TypeError("usage must be an object")
-    if all(usage.get(name) is None for name in _COUNTS):
-        return ChatUsage(0, 0, _cost_micros(usage), reported=False)
     prompt = _count(usage.get("prompt_tokens"))
     completion = _count(usage.get("completion_tokens"))
     output = completion
@@ -56,7 +54,6 @@ def chat_usage_read(usage: Any) -> ChatUsage:
     return ChatUsage(prompt_tokens=prompt, output_tokens=output, cost_micros=_cost_micros(usage))
 
 
-_COUNTS = ("prompt_tokens", "completion_tokens", "total_tokens")
 # OpenAI's image pricing (detail "high"): fit in 2048 x 2048, shortest side to 768, then
 # 170 tokens a 512-px tile plus 85.
 _IMAGE_FIT, _IMAGE_SHORT, _TILE = 2048, 768, 512
@@ -64,10 +61,11 @@ _IMAGE_UNKNOWN_TOKENS = 85 + 170 * 4  # a page whose size cannot be read
 
 
 def tokens_estimate(messages: list[dict[str, Any]], content: str) -> tuple[int, int]:
-    """(prompt, output) tokens for an answer that reported none (some proxies and model
-    servers leave `usage` out): text at one token per four characters, rounded up, as
-    the 000 dialect counts them; images as OpenAI prices them. An upstream that reports
-    nothing must not serve pages for free when the model is priced by the token."""
+    """(prompt, output) tokens for an answer that reported none, or 0 (some proxies and
+    model servers leave `usage` out or fill it with zeros): text at one token per four
+    characters, rounded up, as the 000 dialect counts them; images as OpenAI prices them.
+    An upstream that reports nothing must not serve pages for free when the model is
+    priced by the token."""
     prompt = 0
     for message in messages:
         parts = message.get("content")
@@ -106,7 +104,13 @@ def _image_tokens(url: str) -> int:
 
 
 def _count(value: Any) -> int:
-    return max(0, int(value or 0))
+    """A token count: a whole number (a fraction rounded up), at least 0; a boolean or a
+    string is a broken answer, not 1 or 1000 tokens."""
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"a token count is a number, not {type(value).__name__}")
+    return max(0, math.ceil(value))
 
 
 def _cost_micros(usage: dict[str, Any]) -> int | None:

@@ -65,7 +65,6 @@ class ChatAnswer:
     cost_micros: int | None  # the upstream's own figure, when it reports one
     latency_ms: int
     raw: dict[str, Any]
-    usage_reported: bool = True
 
 
 class OpenAICompatibleClient(ProviderClient):
@@ -104,10 +103,14 @@ class OpenAICompatibleClient(ProviderClient):
                 "/chat/completions", json_body=body, answer=self._answer, budget=budget
             )
         answer.latency_ms = int((time.monotonic() - started) * 1000)
-        if not answer.usage_reported:
-            answer.prompt_tokens, answer.output_tokens = tokens_estimate(messages, answer.content)
+        if answer.prompt_tokens <= 0 or answer.output_tokens <= 0:
+            # A request with a page in it and an answer both take tokens: a count of 0
+            # (or none) is the upstream's omission, estimated rather than served free.
+            prompt, output = tokens_estimate(messages, answer.content)
+            answer.prompt_tokens = answer.prompt_tokens or prompt
+            answer.output_tokens = answer.output_tokens or output
             logger.warning(
-                "%s: %s reported no token usage; estimated %d prompt and %d output tokens",
+                "%s: %s reported no or zero token counts; billed %d prompt and %d output tokens",
                 self.slug,
                 model.name,
                 answer.prompt_tokens,
@@ -156,7 +159,6 @@ class OpenAICompatibleClient(ProviderClient):
             cost_micros=usage.cost_micros,
             latency_ms=0,
             raw=payload,
-            usage_reported=usage.reported,
         )
 
     def ocr(
@@ -256,13 +258,14 @@ def _pages_read(
 
 
 def _reported_error(payload: dict[str, Any]) -> Any:
-    """The error an answer carries in its body, or None."""
-    if payload.get("error") is not None:
+    """The error an answer carries in its body, or None (`"error": null`, `false` or an
+    empty value, which some servers send on success, is no error)."""
+    if payload.get("error"):
         return payload["error"]
     choices = payload.get("choices")
     if isinstance(choices, list) and choices and isinstance(choices[0], dict):
         choice = choices[0]
-        if choice.get("error") is not None or choice.get("finish_reason") == "error":
+        if choice.get("error") or choice.get("finish_reason") == "error":
             return choice.get("error") or "finish_reason: error"
     return None
 

@@ -95,10 +95,13 @@ def test_usage_of_the_wrong_kind_is_a_broken_answer(usage):
         chat_usage_read(usage)
 
 
-def test_an_answer_without_token_counts_is_marked_unreported():
-    assert chat_usage_read(None).reported is False
-    assert chat_usage_read({"cost": 0.001}).reported is False
-    assert chat_usage_read({"prompt_tokens": 0, "completion_tokens": 0}).reported is True
+def test_counts_are_whole_numbers_never_booleans():
+    assert chat_usage_read(None) == chat_usage_read({"cost": 0.001}).__class__(0, 0, None)
+    read = chat_usage_read({"prompt_tokens": 1000.2, "completion_tokens": -5})
+    assert (read.prompt_tokens, read.output_tokens) == (1001, 0)
+    for junk in (True, "1000", [1]):
+        with pytest.raises(TypeError):
+            chat_usage_read({"prompt_tokens": junk, "completion_tokens": 1})
 
 
 @pytest.mark.parametrize(

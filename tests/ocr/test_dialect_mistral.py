@@ -288,6 +288,23 @@ def test_a_title_below_the_top_margin_is_no_header(client):
             },
             "invalid_request",
         ),
+        (
+            {
+                "document": {"type": "image_url", "image_url": "https://x.test/a.png"},
+                "bbox_annotation_format": {"type": "json_schema", "json_schema": {}},
+            },
+            "invalid_request",
+        ),
+        (
+            {
+                "document": {"type": "image_url", "image_url": "https://x.test/a.png"},
+                "document_annotation_format": {
+                    "type": "json_schema",
+                    "json_schema": {"name": 1, "schema": "x"},
+                },
+            },
+            "invalid_request",
+        ),
     ],
 )
 def test_bad_requests_are_422_with_mistrals_validation_detail(client, body, code):

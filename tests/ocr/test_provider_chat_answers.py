@@ -323,8 +323,17 @@ def test_other_400s_are_not_retried_and_cost_nothing(
 # --- 5. an answer with no token counts ------------------------------------------------------
 
 
+@pytest.mark.parametrize(
+    "usage",
+    [
+        None,
+        {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        {"prompt_tokens": -5, "completion_tokens": -5},
+    ],
+    ids=["none", "zeros", "negative"],
+)
 def test_an_answer_without_usage_is_charged_for_estimated_tokens_not_free(
-    fake_openai, provider_for, funded_org_a, api_key, client_for, caplog
+    fake_openai, provider_for, funded_org_a, api_key, client_for, caplog, usage
 ):
     from ocr.providers.openai_compatible import OCR_INSTRUCTION
 
@@ -333,6 +342,8 @@ def test_an_answer_without_usage_is_charged_for_estimated_tokens_not_free(
     answer = {
         "choices": [{"message": {"role": "assistant", "content": content}, "finish_reason": "stop"}]
     }
+    if usage is not None:
+        answer["usage"] = usage
     fake_openai.answer(Reply(200, answer))
     before = credits_available_micros(organization=funded_org_a)
 
@@ -346,4 +357,22 @@ def test_an_answer_without_usage_is_charged_for_estimated_tokens_not_free(
     assert record.output_tokens == -(-len(content) // 4)
     assert record.provider_cost_micros == token_cost(record.input_tokens, record.output_tokens)
     assert charged(funded_org_a, before) == record.total_micros > 0
-    assert "reported no token usage" in caplog.text
+    assert "reported no or zero token counts" in caplog.text
+
+
+def test_error_false_in_a_successful_answer_is_no_error(
+    fake_openai, provider_for, funded_org_a, api_key, client_for
+):
+    provider_for(fake_openai, model="vision", prices=PRICES)
+    choice = {
+        "message": {"role": "assistant", "content": "INVOICE 42"},
+        "finish_reason": "stop",
+        "error": None,
+    }
+    usage = {"prompt_tokens": 300, "completion_tokens": 4}
+    fake_openai.answer(Reply(200, {"choices": [choice], "usage": usage, "error": False}))
+
+    response = post_image(client_for, api_key)
+
+    assert response.status_code == 200, response.content
+    assert UsageRecord.objects.get().provider_cost_micros == token_cost(300, 4)
