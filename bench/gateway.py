@@ -13,7 +13,10 @@ and measures, at each concurrency, for a small PNG:
   - gateway: `POST /v1/ocr` (DocsRouter) through the whole stack with billing on
     (key auth, rate limit, intake, route, reserve, upstream call, settle, render);
   - bare: a Django view with no auth, database or upstream (BENCH_BARE_VIEW=1): the
-    ceiling of Django + gunicorn on this machine.
+    ceiling of Django + gunicorn on this machine;
+  - proxy: a Django view that makes only the upstream call a gateway request makes (the
+    same provider client and transport, to the 0 ms fake) and nothing else: the ceiling
+    of any gateway in front of that upstream on these cores (ocr/bench_views.py).
 Prints one table. The load generator is this process (one thread per concurrent client,
 keep-alive connections, the standard library's http.client), so it shares the machine's
 cores with what it measures; the comparison that matters is direct vs gateway under the
@@ -299,6 +302,8 @@ def main() -> None:
         "PORT": str(args.port),
         "WEB_CONCURRENCY": str(args.workers),
         "BENCH_BARE_VIEW": "1",
+        "BENCH_PROXY_UPSTREAM": fakes["0ms"],
+        "BENCH_PROXY_SECRET_ENV": SECRET_ENV,
         SECRET_ENV: UPSTREAM_KEY,
         "LOG_LEVEL": "ERROR",
         # The bench never runs the local engine: do not spend CPU warming its pool.
@@ -353,6 +358,8 @@ def main() -> None:
         print("-" * len(header))
         run = dict(duration=args.duration, warmup=args.warmup)
         target_line = ""
+        zero_ms: dict[int, dict] = {}  # the 0 ms gateway runs, by concurrency
+        shares: list[str] = []
         for latency in args.upstreams.split(","):
             gateway_body = json.dumps(
                 {"base64": base64.b64encode(image).decode(), "model": f"bench-{latency}"}
@@ -378,6 +385,8 @@ def main() -> None:
                 served = gateway["n"] * (args.duration + args.warmup) / args.duration
                 gateway["cpu_ms"] = 1000 * (cpu_seconds(gunicorn.pid) - cpu_before) / served
                 gateway["db_cpu_ms"] = 1000 * database_cpu_since(db_before) / served
+                if latency == "0ms":
+                    zero_ms[c] = gateway
                 inside = _recorded_latencies(orgs, model=f"bench-{latency}")
                 print(_row(latency, c, "direct", direct))
                 print(_row(latency, c, "gateway", gateway, direct))
@@ -393,6 +402,7 @@ def main() -> None:
                         f"target (c=32, 200 ms: >= 90% of direct): {share:.0f}%, {verdict}"
                     )
         if not args.skip_bare:
+            proxy_body = json.dumps({"base64": base64.b64encode(image).decode()}).encode()
             for c in levels:
                 bare = load(
                     url=base + "/bench/bare",
@@ -401,7 +411,29 @@ def main() -> None:
                     concurrency=c,
                     **run,
                 )
+                cpu_before = cpu_seconds(gunicorn.pid)
+                proxy = load(
+                    url=base + "/bench/proxy",
+                    body=proxy_body,
+                    headers=json_headers,
+                    concurrency=c,
+                    **run,
+                )
+                served = proxy["n"] * (args.duration + args.warmup) / args.duration
+                proxy["cpu_ms"] = 1000 * (cpu_seconds(gunicorn.pid) - cpu_before) / served
+                proxy["db_cpu_ms"] = 0.0
                 print(_row("-", c, "bare", bare))
+                print(_row("0ms", c, "proxy", proxy))
+                gateway = zero_ms.get(c)
+                if gateway:
+                    shares.append(
+                        f"c={c}: gateway {100 * gateway['rps'] / bare['rps']:.0f}% of bare, "
+                        f"proxy {100 * proxy['rps'] / bare['rps']:.0f}% of bare, "
+                        f"gateway {100 * gateway['rps'] / proxy['rps']:.0f}% of proxy"
+                    )
+                sys.stdout.flush()
+        for line in shares:
+            print(line)
         if target_line:
             print(target_line)
     finally:

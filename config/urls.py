@@ -23,10 +23,12 @@ urlpatterns = [
 ]
 
 if settings.DEBUG or os.environ.get("BENCH_BARE_VIEW") == "1":
-    # bench/gateway.py's ceiling: a view with no auth, database or upstream.
-    from ocr.bench_views import bench_bare
+    # bench/gateway.py's ceilings: a view with no auth, database or upstream, and one
+    # that makes only the upstream call.
+    from ocr.bench_views import bench_bare, bench_proxy
 
     urlpatterns.append(path("bench/bare", bench_bare, name="bench-bare"))
+    urlpatterns.append(path("bench/proxy", bench_proxy, name="bench-proxy"))
 
 # Django's own 400/403/404/500 answers, as the JSON envelope on API paths.
 handler400 = "config.errors.bad_request"
