@@ -16,6 +16,7 @@ from urllib.parse import unquote_to_bytes
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from config.errors import is_api_request
+from ocr.pipeline import request_id_new
 
 
 def _query_has_nul(request: HttpRequest) -> bool:
@@ -59,7 +60,8 @@ class RejectNulMiddleware:
 # The API authenticates by a key in a header, never by cookie, so any origin may call it
 # from a browser: a preflight (OPTIONS with Access-Control-Request-Method) is answered
 # 204 before authentication, and every API answer allows any origin and exposes the
-# request id, cost and rate-limit headers. The dashboard's pages are left out.
+# request id, cost and rate-limit headers. The dashboard's pages are left out. Every API
+# answer (Stripe's webhook included) gets an X-Request-Id when its view set none.
 _ALLOWED_HEADERS = "Authorization, Content-Type, X-API-Key"
 _EXPOSED_HEADERS = (
     "X-Request-Id, X-Cost-Usd, X-Credits-Remaining-Usd, Retry-After, RateLimit, "
@@ -73,9 +75,11 @@ class CorsMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if not is_api_request(request) or request.path_info.startswith("/stripe/"):
+        if not is_api_request(request):
             return self.get_response(request)
-        if request.method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in request.META:
+        if request.path_info.startswith("/stripe/"):
+            response = self.get_response(request)
+        elif request.method == "OPTIONS" and "HTTP_ACCESS_CONTROL_REQUEST_METHOD" in request.META:
             response = HttpResponse(status=204)
             response["Access-Control-Allow-Methods"] = "GET, POST, PATCH, DELETE, OPTIONS"
             # Whatever headers the client's SDK adds: no cookie ever authenticates here.
@@ -86,5 +90,10 @@ class CorsMiddleware:
         else:
             response = self.get_response(request)
             response["Access-Control-Expose-Headers"] = _EXPOSED_HEADERS
-        response["Access-Control-Allow-Origin"] = "*"
+        if not request.path_info.startswith("/stripe/"):
+            response["Access-Control-Allow-Origin"] = "*"
+        # Every API answer carries a request id to quote to support, the refusals before
+        # any view (unknown paths, a key of the wrong kind, the middleware's own) too; the
+        # OCR views set their own, which is the one in the request log.
+        response.setdefault("X-Request-Id", request_id_new())
         return response
