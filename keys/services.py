@@ -2,10 +2,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, models, transaction
+from django.db.models import F, OuterRef, Subquery, Sum, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.models import Organization
+from billing.models import UsageRecord
+from billing.periods import period_start_for
 from config.api import ApiError
 from keys import cache as key_cache
 from keys import crypto
@@ -135,7 +139,15 @@ def api_key_update(*, key: ApiKey, **changes) -> ApiKey:
         max_in_flight=merged["max_in_flight"],
     )
     if changes:
-        updated = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(**changes)
+        with transaction.atomic():
+            row = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True)
+            if "limit_reset" in changes:
+                # Locked, so a settlement cannot land between the recount and the write:
+                # one committed before is in the sum, one waiting adds itself after.
+                locked = row.select_for_update().values_list("limit_reset", flat=True)
+                if changes["limit_reset"] not in list(locked):
+                    changes = {**changes, **_period_recount(limit_reset=changes["limit_reset"])}
+            updated = row.update(**changes)
         key_cache.epoch_bump()
     else:
         updated = ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).count()
@@ -143,6 +155,28 @@ def api_key_update(*, key: ApiKey, **changes) -> ApiKey:
     if not updated:
         raise ApiError(409, "key_revoked", "This key has been revoked and can no longer change.")
     return key
+
+
+def _period_recount(*, limit_reset: str) -> dict:
+    """The spend counters of a key whose limit now resets on `limit_reset`: what it has
+    already spent in the new period, counted from its charges. Kept as they were, a key
+    moved from daily to monthly forgot the month's earlier days, and one moved from
+    monthly to daily forgot today's spend (the old period start read as stale)."""
+    start = period_start_for(limit_reset=limit_reset, now=timezone.now())
+    if start is None:  # never: every charge since the key was created
+        return {"period_start": F("created_at"), "period_usage_micros": F("total_usage_micros")}
+    spent = (
+        UsageRecord.objects.filter(api_key=OuterRef("pk"), created_at__gte=start)
+        .values("api_key")
+        .annotate(total=Sum("total_micros"))
+        .values("total")
+    )
+    return {
+        "period_start": start,
+        "period_usage_micros": Coalesce(
+            Subquery(spent), Value(0), output_field=models.BigIntegerField()
+        ),
+    }
 
 
 def api_key_revoke(*, key: ApiKey) -> ApiKey:

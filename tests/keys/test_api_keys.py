@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.utils import timezone
 from rest_framework.test import APIClient
 
+from billing.money import micros_to_usd_str
+from billing.pricing import Price
+from billing.reservations import reservation_create, reservation_settle
+from config.api import ApiError
 from keys.models import ApiKey
 from keys.services import api_key_create
+from tests.billing.helpers import USAGE, key_state
 from tests.keys.conftest import make_key
 
 KEY_FIELDS = {
@@ -416,3 +421,71 @@ def test_names_that_no_database_can_store_are_refused(raw_name, manager):
     response = manager.post("/api/v1/keys", raw, content_type="application/json")
     assert response.status_code == 400, response.content
     assert "name" in response.json()["error"]["details"]
+
+
+# A Tuesday; the 2nd of the month was the Monday of the week before.
+PATCH_DAY = datetime(2026, 3, 10, 8, 30, tzinfo=UTC)
+
+
+def _spend(key, micros, *, at, monkeypatch, request_id):
+    """One request of `key` charged `micros` at `at`, through reservation and settlement."""
+    monkeypatch.setattr("django.utils.timezone.now", lambda: at)
+    reservation = reservation_create(api_key=key, amount_micros=micros, request_id=request_id)
+    reservation_settle(reservation=reservation, price=Price(micros, 0, micros), usage=USAGE)
+    key.refresh_from_db()
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "usage_after"),
+    [
+        ("daily", "monthly", 4_000),  # the 2nd's 3,000 were forgotten
+        ("daily", "weekly", 1_000),
+        ("monthly", "daily", 1_000),  # the period rolled over: today's 1,000 were forgotten
+        ("weekly", "never", 6_000),  # never: everything since the key was created
+        ("never", "monthly", 4_000),  # the key's first period: February's 2,000 were kept
+    ],
+)
+def test_changing_limit_reset_counts_what_the_new_period_already_spent(
+    before, after, usage_after, manager, funded_org_a, monkeypatch
+):
+    key = api_key_create(organization=funded_org_a, limit_micros=10_000, limit_reset=before)[0]
+    created = datetime(2026, 2, 20, tzinfo=UTC)
+    ApiKey.objects.filter(pk=key.pk).update(created_at=created, period_start=created)
+    for micros, at in [
+        (2_000, datetime(2026, 2, 25, tzinfo=UTC)),
+        (3_000, datetime(2026, 3, 2, 9, tzinfo=UTC)),  # the Monday of last week
+        (1_000, PATCH_DAY),
+    ]:
+        _spend(key, micros, at=at, monkeypatch=monkeypatch, request_id=f"req_{micros}")
+
+    response = manager.patch(f"/api/v1/keys/{key.public_id}", {"limit_reset": after}, format="json")
+
+    assert response.status_code == 200, response.content
+    data = response.json()["data"]
+    assert data["limit_reset"] == after
+    assert data["usage"] == micros_to_usd_str(usage_after)
+    assert data["limit_remaining"] == micros_to_usd_str(10_000 - usage_after)
+    assert manager.get(f"/api/v1/keys/{key.public_id}").json()["data"]["usage"] == data["usage"]
+    # The limit holds against what the new period already spent.
+    key.refresh_from_db()
+    room = 10_000 - usage_after
+    with pytest.raises(ApiError):
+        reservation_create(api_key=key, amount_micros=room + 1, request_id="req_over")
+    reservation_create(api_key=key, amount_micros=room, request_id="req_fits")
+
+
+def test_a_charge_settling_while_limit_reset_changes_counts_once(
+    manager, funded_org_a, monkeypatch
+):
+    monkeypatch.setattr("django.utils.timezone.now", lambda: PATCH_DAY)
+    key = api_key_create(organization=funded_org_a, limit_micros=5_000, limit_reset="daily")[0]
+    running = reservation_create(api_key=key, amount_micros=2_000, request_id="req_running")
+    response = manager.patch(f"/api/v1/keys/{key.public_id}", {"limit_reset": "monthly"},
+                             format="json")  # fmt: skip
+    assert response.json()["data"]["usage"] == "0.000000"
+    reservation_settle(reservation=running, price=Price(1_500, 0, 1_500), usage=USAGE)
+    assert key_state(key) == (1_500, 0, 1_500)
+    # A PATCH that does not change limit_reset leaves the counters alone.
+    manager.patch(f"/api/v1/keys/{key.public_id}", {"limit_reset": "monthly", "name": "x"},
+                  format="json")  # fmt: skip
+    assert key_state(key) == (1_500, 0, 1_500)
