@@ -26,6 +26,7 @@ from ocr.dialects.common import (
     size_check,
     strip_markdown,
 )
+from ocr.dialects.languages import UnknownLanguage, language_iso639_1
 from ocr.types import DocumentSource, OcrRequest
 
 DIALECT = "docsrouter"
@@ -66,17 +67,31 @@ def parse_body(body: dict[str, Any]) -> OcrRequest:
     language = optional_str(options, "language", max_len=20, label="options.language")
     if language is not None and language.lower() == "auto":
         language = None
-    if language is not None and not _LANGUAGE.fullmatch(language):
-        raise ApiError(400, "invalid_request", "'options.language' must be a language code.")
+    if language is not None:
+        language = _language_hint(language)
     return OcrRequest(
         dialect=DIALECT,
         source=source,
         max_bytes=MAX_BYTES,
         model=optional_str(body, "model", max_len=200),
-        language=language.lower()[:2] if language else None,
+        language=language,
         extract_tables=optional_bool(options, "extract_tables", label="options.extract_tables"),
         options={"output_format": output_format},
     )
+
+
+def _language_hint(value: str) -> str | None:
+    bad = ApiError(
+        400,
+        "invalid_request",
+        "'options.language' must be an ISO 639 language code, such as 'en', 'de' or 'pt-BR'.",
+    )
+    if not _LANGUAGE.fullmatch(value):
+        raise bad
+    try:
+        return language_iso639_1(value)
+    except UnknownLanguage:
+        raise bad from None
 
 
 def cents(micros: int) -> int | Decimal:

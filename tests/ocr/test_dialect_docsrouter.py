@@ -238,6 +238,40 @@ def test_a_page_with_no_text_has_numbers_and_strings_where_the_seed_says(client,
     assert result["language"] == language
 
 
+@pytest.mark.parametrize(
+    ("hint", "language"),
+    [
+        ("spa", "es"),  # was "sp"
+        ("swe", "sv"),  # was "sw", Swahili
+        ("por", "pt"),  # was "po"
+        ("ger", "de"),  # the bibliographic code
+        ("pt-BR", "pt"),
+        ("zh_Hant", "zh"),
+        ("ES", "es"),
+        ("haw", "en"),  # Hawaiian has no two-letter code: no hint
+    ],
+)
+def test_a_language_hint_is_reported_as_its_iso_639_1_code(client, hint, language):
+    options = {"language": hint}
+
+    response = client.post(URL, {"base64": b64(_blank_png()), "options": options}, format="json")
+
+    assert response.status_code == 200, response.content
+    assert response.json()["result"]["language"] == language
+
+
+@pytest.mark.parametrize("hint", ["zz", "qq-US", "englisch"])
+def test_a_language_hint_that_is_no_language_is_refused(client, hint):
+    response = client.post(
+        URL, {"base64": b64(_blank_png()), "options": {"language": hint}}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert error_code(response) == "invalid_request"
+    assert "ISO 639" in response.json()["error"]["message"]
+    assert response["X-Cost-Usd"] == "0.000000"
+
+
 def test_bad_json_and_an_oversized_body_say_what_this_endpoint_takes(client):
     broken = client.generic("POST", URL, b"{oops", content_type="application/json")
     oversized = client.generic(
