@@ -3,8 +3,9 @@ from __future__ import annotations
 from django.contrib import admin, messages
 
 from accounts.templatetags.dashboard import usd
+from config.api import ApiError
 from keys.models import ApiKey
-from keys.services import api_key_revoke
+from keys.services import UPDATABLE_FIELDS, api_key_revoke, api_key_update
 
 
 # Staff who may only view keys must not revoke them: an action without `permissions`
@@ -36,6 +37,28 @@ class ApiKeyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False  # keys are made where their secret can be shown once (dashboard, API)
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None and obj.revoked_at is not None:  # frozen, as the API says (409)
+            return [field.name for field in ApiKey._meta.fields]
+        return self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        """Write only what the operator changed, through the service's conditional UPDATE.
+        `obj.save()` wrote the whole row as the form had read it, so the spend counters
+        of requests reserving or settling meanwhile went back (a settlement then took
+        the key's reserved amount below zero: an IntegrityError, the charge lost)."""
+        changes = {
+            field: form.cleaned_data[field]
+            for field in form.changed_data
+            if field in UPDATABLE_FIELDS
+        }
+        if not changes:
+            return
+        try:
+            api_key_update(key=obj, **changes)
+        except ApiError as error:  # revoked meanwhile
+            self.message_user(request, error.message, messages.ERROR)
 
     @admin.display(description="Spent", ordering="total_usage_micros")
     def spent(self, obj):

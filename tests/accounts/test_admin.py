@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import threading
+import time
+
 import pytest
 from django.contrib.auth import get_user_model
+from django.db import connection, transaction
 
 from billing.models import CreditAccount, LedgerEntry, StripeEvent, UsageRecord
+from billing.pricing import Price
+from billing.reservations import reservation_create, reservation_settle
 from billing.services import credits_add
-from keys.services import api_key_create
+from keys.services import api_key_create, api_key_revoke
+from tests.billing.helpers import SEEDED_TRANSACTIONS, USAGE, assert_ledger_clean, key_state
+from tests.billing.test_ratelimit_processes import needs_postgres
 
 
 @pytest.fixture
@@ -171,3 +179,53 @@ def test_the_admin_refuses_settings_the_services_refuse(browser, operator, org_a
     assert saved_key.status_code == 302 and saved_fee.status_code == 302
     key.refresh_from_db()
     assert (key.rate_limit_rpm, key.max_in_flight) == (5, 2)
+
+
+@needs_postgres
+@SEEDED_TRANSACTIONS
+def test_an_admin_edit_of_a_key_keeps_the_spend_counters_that_move_meanwhile(
+    browser, operator, funded_org_a
+):
+    """The admin's save wrote the whole row as it had read it, so a request reserving on
+    the key between the read and the write lost its hold: its settlement then took the
+    key's reserved amount below zero (an IntegrityError, the charge never recorded)."""
+    key = api_key_create(organization=funded_org_a, name="k", limit_micros=50_000)[0]
+    held, reservations = threading.Event(), []
+
+    def request_in_flight() -> None:
+        try:
+            with transaction.atomic():
+                reservations.append(
+                    reservation_create(api_key=key, amount_micros=2_000, request_id="req_w")
+                )
+                held.set()
+                time.sleep(1.0)  # the admin's write waits for this row meanwhile
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=request_in_flight)
+    thread.start()
+    assert held.wait(10)
+    form = {"name": "renamed", "limit_reset": key.limit_reset, "limit_micros": 50_000}
+    response = browser(operator).post(f"/admin/keys/apikey/{key.pk}/change/", form)
+    thread.join()
+
+    assert response.status_code == 302, response.content
+    key.refresh_from_db()
+    assert (key.name, key.period_reserved_micros) == ("renamed", 2_000)
+    reservation_settle(reservation=reservations[0], price=Price(1_000, 55, 1_055), usage=USAGE)
+    assert key_state(key) == (1_055, 0, 1_055)
+    assert_ledger_clean()
+
+
+def test_a_revoked_key_is_read_only_in_the_admin(browser, operator, api_key):
+    key = api_key_revoke(key=api_key[0])
+    client = browser(operator)
+
+    page = client.get(f"/admin/keys/apikey/{key.pk}/change/")
+    response = client.post(f"/admin/keys/apikey/{key.pk}/change/", {"name": "back"})
+
+    assert page.status_code == 200 and b'name="limit_micros"' not in page.content
+    assert response.status_code in (302, 403)
+    key.refresh_from_db()
+    assert key.name == api_key[0].name
