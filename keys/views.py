@@ -53,6 +53,21 @@ def _read_body(request, serializer_class):
     return serializer.to_service()
 
 
+def _managed_key(request, public_id: str):
+    """The tenant's key `public_id`, for a change by the calling management key: one
+    holding scopes the caller lacks is out of its reach (403), as creating it would be,
+    so a key limited to keys:* cannot revoke or disable the tenant's full key."""
+    caller = request.auth
+    key = api_key_get(organization=caller.organization, public_id=public_id)
+    if key.kind == "management" and not set(key.scopes or []) <= set(caller.scopes or []):
+        raise ApiError(
+            403,
+            "insufficient_scope",
+            "A management key can only change or revoke keys whose scopes it holds itself.",
+        )
+    return key
+
+
 def _one(key) -> dict:
     return {"data": KeyOutputSerializer(key).data}
 
@@ -157,7 +172,7 @@ class KeyDetailView(KeyManagementView):
         },
     )
     def patch(self, request, public_id: str):
-        key = api_key_get(organization=request.auth.organization, public_id=public_id)
+        key = _managed_key(request, public_id)
         changes = _read_body(request, KeyUpdateInputSerializer)
         return Response(_one(api_key_update(key=key, **changes)))
 
@@ -170,5 +185,5 @@ class KeyDetailView(KeyManagementView):
         responses={200: KeyEnvelopeSerializer, **_ERRORS, **_NOT_FOUND},
     )
     def delete(self, request, public_id: str):
-        key = api_key_get(organization=request.auth.organization, public_id=public_id)
+        key = _managed_key(request, public_id)
         return Response(_one(api_key_revoke(key=key)))

@@ -111,6 +111,31 @@ def test_a_management_key_cannot_mint_a_stronger_one(org_a, client_for):
     assert client.post("/api/v1/keys", {}, format="json").status_code == 201
 
 
+def test_a_management_key_cannot_revoke_or_change_a_stronger_one(org_a, client_for):
+    full, full_secret = make_key(org_a)
+    weak_key, weak = make_key(org_a, scopes=["keys:read", "keys:write"])
+    client = client_for(weak)
+
+    revoke = client.delete(f"/api/v1/keys/{full.public_id}")
+    disable = client.patch(f"/api/v1/keys/{full.public_id}", {"disabled": True}, format="json")
+
+    assert revoke.status_code == 403 and disable.status_code == 403
+    assert revoke.json()["error"]["code"] == "insufficient_scope"
+    assert client_for(full_secret).get("/api/v1/keys").status_code == 200  # still works
+    # Keys within its reach it manages as before: an API key, a weaker management key,
+    # itself.
+    api = client.post("/api/v1/keys", {}, format="json").json()["data"]
+    weaker = client.post(
+        "/api/v1/keys", {"kind": "management", "scopes": ["keys:read"]}, format="json"
+    ).json()["data"]
+    renamed = client.patch(f"/api/v1/keys/{api['id']}", {"name": "x"}, format="json")
+    assert renamed.status_code == 200
+    assert client.delete(f"/api/v1/keys/{weaker['id']}").status_code == 200
+    # The full key manages the weak one.
+    full_client = client_for(full_secret)
+    assert full_client.delete(f"/api/v1/keys/{weak_key.public_id}").status_code == 200
+
+
 BAD_BODIES = [
     ({"name": 5}, "name"),
     ({"name": ["a"]}, "name"),
