@@ -55,7 +55,7 @@ class FilesView(_FilesView):
             OpenApiParameter("purpose", str),
             OpenApiParameter("search", str),
         ],
-        responses={200: schemas.file_list, **schemas.errors(400, 401)},
+        responses={200: schemas.file_list, **schemas.errors(400, 401, 403)},
         tags=_TAGS,
     )
     def get(self, request, *args: Any, **kwargs: Any) -> Response:
@@ -70,7 +70,7 @@ class FilesView(_FilesView):
         operation_id="files_upload",
         summary="Mistral files API: upload a PDF or image for OCR (multipart `file`)",
         request={"multipart/form-data": schemas.file_upload},
-        responses={200: schemas.file_object, **schemas.errors(400, 401, 413, 415, 429)},
+        responses={200: schemas.file_object, **schemas.errors(400, 401, 403, 413, 415, 429)},
         tags=_TAGS,
     )
     def post(self, request, *args: Any, **kwargs: Any) -> Response:
@@ -98,7 +98,7 @@ class FileView(_FilesView):
     @extend_schema(
         operation_id="files_retrieve",
         summary="Mistral files API: one file",
-        responses={200: schemas.file_object, **schemas.errors(401, 404)},
+        responses={200: schemas.file_object, **schemas.errors(401, 403, 404)},
         tags=_TAGS,
     )
     def get(self, request, file_id: str) -> Response:
@@ -108,7 +108,7 @@ class FileView(_FilesView):
     @extend_schema(
         operation_id="files_delete",
         summary="Mistral files API: delete a file",
-        responses={200: schemas.file_deleted, **schemas.errors(401, 404)},
+        responses={200: schemas.file_deleted, **schemas.errors(401, 403, 404)},
         tags=_TAGS,
     )
     def delete(self, request, file_id: str) -> Response:
@@ -122,7 +122,7 @@ class FileContentView(_FilesView):
         summary="Mistral files API: the file's bytes",
         responses={
             (200, "application/octet-stream"): OpenApiResponse(description="The file"),
-            **schemas.errors(401, 404),
+            **schemas.errors(401, 403, 404),
         },
         tags=_TAGS,
     )
@@ -145,7 +145,7 @@ class FileSignedUrlView(_FilesView):
                 description="Hours, 1 to 168 (24)",
             )
         ],
-        responses={200: schemas.file_signed_url, **schemas.errors(400, 401, 404)},
+        responses={200: schemas.file_signed_url, **schemas.errors(400, 401, 403, 404)},
         tags=_TAGS,
     )
     def get(self, request, file_id: str) -> Response:

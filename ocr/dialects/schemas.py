@@ -6,7 +6,7 @@ modules, which accept exactly what the seeds accept.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, inline_serializer
 from rest_framework import serializers as s
 
 _error = inline_serializer(
@@ -24,17 +24,20 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
         400: "Invalid request",
         401: "Missing or invalid API key (management keys are refused)",
         402: "Insufficient credits or key spend limit",
+        403: "The key lacks the `ocr` scope",
         404: "Not found",
         413: "Document too large",
         415: "Unsupported media type",
         422: "Mistral OCR request invalid: `detail[{loc, msg, type}]` beside `error`",
         429: "Rate limited (Retry-After)",
         502: "OCR upstream or extraction failed",
+        503: "The local engine could not start the document in time (`engine_busy`, "
+        "Retry-After; nothing charged)",
     }
     return {code: OpenApiResponse(_error, description=text[code]) for code in statuses}
 
 
-COMMON = (400, 401, 402, 413, 415, 429, 502)
+COMMON = (400, 401, 402, 403, 413, 415, 429, 502, 503)
 
 anyrouter_request = inline_serializer(
     "AnyRouterExtract",
@@ -100,11 +103,11 @@ v1_ocr_request = inline_serializer(
         "extract_footer": s.BooleanField(required=False),
     },
 )
-v1_ocr_response = inline_serializer(
-    "V1OcrResponse",
+docsrouter_response = inline_serializer(
+    "DocsRouterOcrResponse",
     {
-        "id": s.CharField(help_text="DocsRouter: req_…"),
-        "object": s.CharField(help_text="DocsRouter: ocr.result"),
+        "id": s.CharField(help_text="req_…"),
+        "object": s.ChoiceField(choices=["ocr.result"]),
         "created": s.IntegerField(),
         "model": s.CharField(),
         "result": inline_serializer(
@@ -112,9 +115,12 @@ v1_ocr_response = inline_serializer(
             {
                 "text": s.CharField(),
                 "blocks": _block,
-                "tables": s.JSONField(),
-                "confidence": s.FloatField(),
-                "language": s.CharField(),
+                "tables": s.JSONField(
+                    required=False,
+                    help_text="[{headers, rows}]: only with options.extract_tables",
+                ),
+                "confidence": s.FloatField(help_text="0-100"),
+                "language": s.CharField(help_text="ISO 639-1"),
             },
         ),
         "usage": inline_serializer(
@@ -122,20 +128,87 @@ v1_ocr_response = inline_serializer(
             {
                 "pages_processed": s.IntegerField(),
                 "tokens_used": s.IntegerField(),
-                "provider_cost_cents": s.DecimalField(max_digits=20, decimal_places=4),
-                "platform_fee_cents": s.DecimalField(max_digits=20, decimal_places=4),
-                "total_cost_cents": s.DecimalField(max_digits=20, decimal_places=4),
+                # JSON numbers, as in the seed (exact: 1 cent = 10,000 micro-dollars).
+                "provider_cost_cents": s.FloatField(),
+                "platform_fee_cents": s.FloatField(),
+                "total_cost_cents": s.FloatField(),
                 "processing_time_ms": s.IntegerField(),
             },
         ),
-        "pages": s.JSONField(
-            help_text="Mistral: [{index, markdown, images, dimensions, tables, hyperlinks, "
-            "header, footer, blocks, confidence_scores}]"
-        ),
-        "usage_info": s.JSONField(help_text="Mistral: {pages_processed, doc_size_bytes}"),
-        "document_annotation": s.CharField(allow_null=True),
-        "text": s.CharField(help_text="Mistral: all pages' markdown"),
     },
+)
+
+# Mistral's OCR response, as the `mistralai` SDK's models (mistralai/client/models/ocr*.py)
+# type it; an upstream's extra fields pass through (additional properties are allowed).
+_mistral_image = inline_serializer(
+    "MistralOcrImage",
+    {
+        "id": s.CharField(),
+        "top_left_x": s.IntegerField(allow_null=True),
+        "top_left_y": s.IntegerField(allow_null=True),
+        "bottom_right_x": s.IntegerField(allow_null=True),
+        "bottom_right_y": s.IntegerField(allow_null=True),
+        "image_base64": s.CharField(required=False, allow_null=True),
+        "image_annotation": s.CharField(required=False, allow_null=True),
+    },
+    many=True,
+)
+_mistral_page = inline_serializer(
+    "MistralOcrPage",
+    {
+        "index": s.IntegerField(),
+        "markdown": s.CharField(),
+        "images": _mistral_image,
+        "dimensions": inline_serializer(
+            "MistralOcrPageDimensions",
+            {"dpi": s.IntegerField(), "height": s.IntegerField(), "width": s.IntegerField()},
+            allow_null=True,
+        ),
+        "tables": inline_serializer(
+            "MistralOcrTable",
+            {
+                "id": s.CharField(),
+                "content": s.CharField(),
+                "format": s.CharField(help_text="markdown or html, as table_format asked"),
+                "word_confidence_scores": s.JSONField(required=False, allow_null=True),
+            },
+            many=True,
+            required=False,
+        ),
+        "hyperlinks": s.ListField(child=s.CharField(), required=False),
+        "header": s.CharField(required=False, allow_null=True),
+        "footer": s.CharField(required=False, allow_null=True),
+        "confidence_scores": s.JSONField(required=False, allow_null=True),
+        "blocks": s.JSONField(
+            required=False,
+            allow_null=True,
+            help_text="[{type, top_left_x, top_left_y, bottom_right_x, bottom_right_y, content}]",
+        ),
+    },
+    many=True,
+)
+mistral_response = inline_serializer(
+    "MistralOcrResponse",
+    {
+        "pages": _mistral_page,
+        "model": s.CharField(),
+        "usage_info": inline_serializer(
+            "MistralOcrUsage",
+            {
+                "pages_processed": s.IntegerField(),
+                "doc_size_bytes": s.IntegerField(required=False, allow_null=True),
+            },
+        ),
+        "document_annotation": s.CharField(required=False, allow_null=True),
+        "text": s.CharField(help_text="All pages' markdown"),
+    },
+)
+# One path, two answers: DocsRouter's for a body with `url`/`base64`, Mistral's for one
+# with `document` (one component holding both made every real answer invalid).
+v1_ocr_response = PolymorphicProxySerializer(
+    component_name="V1OcrResponse",
+    serializers=[docsrouter_response, mistral_response],
+    resource_type_field_name=None,
 )
 
 invoice_request = inline_serializer(

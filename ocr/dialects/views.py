@@ -277,7 +277,7 @@ class ProcessView(_SeedErrors, OcrEndpoint):
             200: schemas.process_response,
             **{
                 code: OpenApiResponse(schemas.seed_error)
-                for code in (400, 401, 402, 404, 413, 429, 502)
+                for code in (400, 401, 402, 403, 404, 413, 429, 502, 503)
             },
         },
         tags=["ocr"],
@@ -325,7 +325,9 @@ class UploadView(_KeyView):
         request={"multipart/form-data": schemas.upload_request},
         responses={
             200: schemas.upload_response,
-            **{code: OpenApiResponse(schemas.seed_error) for code in (400, 401, 413, 415, 429)},
+            **{
+                code: OpenApiResponse(schemas.seed_error) for code in (400, 401, 403, 413, 415, 429)
+            },
         },
         tags=["ocr"],
     )
@@ -353,6 +355,8 @@ class FileView(_KeyView):
         responses={
             (200, "application/octet-stream"): OpenApiResponse(description="The file"),
             400: OpenApiResponse(schemas.seed_error, description="Invalid file key format"),
+            401: OpenApiResponse(schemas.seed_error, description="Missing or invalid API key"),
+            403: OpenApiResponse(schemas.seed_error, description="The key lacks the `ocr` scope"),
             404: OpenApiResponse(schemas.seed_error),
         },
         tags=["ocr"],

@@ -135,7 +135,8 @@ def test_the_schema_documents_every_dialect():
     assert {"text", "format", "model", "tokens"} <= set(
         components["AnyRouterExtractResponse"]["properties"]
     )
-    assert "usage" in components["V1OcrResponse"]["properties"]
+    assert "usage" in components["DocsRouterOcrResponse"]["properties"]
+    assert "usage_info" in components["MistralOcrResponse"]["properties"]
     # Multipart file fields are binary uploads, not URI strings.
     for component in ("UploadRequest", "FileUploadRequest"):
         assert components[component]["properties"]["file"]["format"] == "binary", component
