@@ -20,7 +20,7 @@ from config.api import ApiError
 from keys.authentication import ApiKeyAuthentication, require_key
 from ocr import files
 from ocr.dialects import schemas
-from ocr.dialects.common import is_multipart, request_body
+from ocr.dialects.common import form_file, is_multipart, request_body
 from ocr.endpoint import BODY_OVERHEAD_BYTES, FreeAnswerHeaders, JsonAnswers
 from ocr.models import OcrFile
 
@@ -85,7 +85,7 @@ class FilesView(_FilesView):
             body = request_body(request)
             file = files.file_create(
                 api_key=request.auth,
-                upload=body.get("file"),
+                upload=form_file(body, "file", code="invalid_request"),
                 purpose=body.get("purpose"),
                 expiry=body.get("expiry"),
             )

@@ -18,6 +18,7 @@ from ocr.dialects.common import (
     base64_body_limit,
     content_length_check,
     decode_document,
+    form_file,
     is_multipart,
     json_or_multipart_body,
     optional_str,
@@ -85,7 +86,7 @@ def _from_json(body: dict[str, Any]) -> tuple[bytes, str]:
 
 
 def _from_multipart(body) -> tuple[bytes, str]:
-    image = body.get("image")
+    image = form_file(body, "image", code="invalid_image_field")
     if image is None or image == "":
         raise ApiError(400, "missing_required_fields", "The multipart 'image' file is required.")
     if not isinstance(image, UploadedFile):

@@ -96,6 +96,18 @@ def json_or_multipart_body(request, *, code: str = "invalid_request_body") -> di
     return data
 
 
+def form_file(body, name: str, *, code: str) -> Any:
+    """`body[name]` of a multipart form, refused with 400 `code` when the field came more
+    than once: a form holds every part of a name and `get` gives the last, so two files in
+    `image` had the second read (and charged) and the first dropped without a word."""
+    values = body.getlist(name) if hasattr(body, "getlist") else []
+    if len(values) > 1:
+        raise ApiError(
+            400, code, f"Send one file in multipart field '{name}', not {len(values)} parts."
+        )
+    return body.get(name)
+
+
 def is_multipart(request) -> bool:
     return (request.content_type or "").lower().startswith("multipart/form-data")
 

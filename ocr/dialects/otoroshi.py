@@ -21,6 +21,7 @@ from ocr.dialects.common import (
     base64_body_limit,
     content_length_check,
     decode_document,
+    form_file,
     http_url,
     is_data_url,
     is_multipart,
@@ -98,7 +99,7 @@ def _json_source(body: dict[str, Any], limit: int) -> DocumentSource:
 
 def _multipart_source(body, limit: int) -> DocumentSource:
     for field in FILE_FIELDS:
-        upload = body.get(field)
+        upload = form_file(body, field, code="invalid_request")
         if upload in (None, ""):
             continue
         if not isinstance(upload, UploadedFile):

@@ -28,7 +28,7 @@ from ocr.dialects import (
     schemas,
     uploads,
 )
-from ocr.dialects.common import MiB, is_multipart, request_body
+from ocr.dialects.common import MiB, form_file, is_multipart, request_body
 from ocr.endpoint import FreeAnswerHeaders, OcrEndpoint
 from ocr.pipeline import ocr_execute_held, request_id_new
 
@@ -340,7 +340,9 @@ class UploadView(_KeyView):
             if not is_multipart(request):
                 raise ApiError(400, "invalid_request", "Send the file as multipart/form-data")
             body = request_body(request)
-            upload = uploads.upload_create(api_key=request.auth, upload=body.get("file"))
+            upload = uploads.upload_create(
+                api_key=request.auth, upload=form_file(body, "file", code="invalid_file")
+            )
             return Response(uploads.upload_json(request, upload), status=200)
         finally:
             self.ticket.release()
