@@ -21,7 +21,9 @@ from django.views import csrf, defaults
 from config.api import DATABASE_UNAVAILABLE_ERRORS, database_unavailable, error_json_response
 from config.bodies import IncompleteBody
 
-API_PREFIXES = ("/api/", "/v1/", "/stripe/", "/ocr/")
+# `/files/signed/` is the download a signed file URL of Mistral's files API points to:
+# an API answer too (a NUL in its query was a text/plain 400, with no CORS headers).
+API_PREFIXES = ("/api/", "/v1/", "/stripe/", "/ocr/", "/files/signed/")
 API_PATHS = ("/ocr", "/healthz")
 
 

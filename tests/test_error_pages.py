@@ -17,6 +17,19 @@ def test_an_unknown_api_path_is_a_json_404(client, path, db):
     assert response.json()["error"]["code"] == "not_found"
 
 
+def test_the_signed_file_download_is_an_api_path(client, db):
+    # Found by hand against a live server: a NUL in the signed URL's query was refused
+    # as a text/plain page without CORS headers, the dashboard's way.
+    nul = client.get("/files/signed/00000000-0000-0000-0000-000000000000?signature=%00")
+    unknown = client.get("/files/signed/")
+
+    assert nul.status_code == 400
+    assert nul.json()["error"]["code"] == "invalid_request"
+    assert nul["Access-Control-Allow-Origin"] == "*"
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "not_found"
+
+
 def test_an_unknown_dashboard_path_keeps_the_html_page(client, db):
     response = client.get("/dashboard/nope/")
 
