@@ -1,6 +1,6 @@
 """OpenAPI description of key authentication, so /api/schema/ shows both headers."""
 
-from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerExtension
 
 
 class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
@@ -21,3 +21,18 @@ class ApiKeyAuthenticationScheme(OpenApiAuthenticationExtension):
             },
             {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         ]
+
+
+class StrictSerializerScheme(OpenApiSerializerExtension):
+    """The key bodies refuse fields they do not declare (400 "Unknown field."): the schema
+    says so (`additionalProperties: false`), where schema-driven clients and fuzzers read
+    extra fields as allowed (schemathesis: "schema-valid request rejected")."""
+
+    target_class = "keys.serializers.StrictSerializer"
+    match_subclasses = True
+
+    def map_serializer(self, auto_schema, direction):
+        schema = auto_schema._map_basic_serializer(self.target, direction)
+        if direction == "request":
+            schema["additionalProperties"] = False
+        return schema

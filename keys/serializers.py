@@ -119,6 +119,7 @@ class KeyCreateInputSerializer(KeySettingsInputSerializer):
     kind = serializers.ChoiceField(choices=ApiKey.Kind.values, default=ApiKey.Kind.API)
     scopes = serializers.ListField(
         child=serializers.ChoiceField(choices=ALL_SCOPES),
+        min_length=1,
         max_length=len(ALL_SCOPES),
         allow_empty=False,
         required=False,

@@ -514,3 +514,19 @@ def test_a_charge_settling_while_limit_reset_changes_counts_once(
     manager.patch(f"/api/v1/keys/{key.public_id}", {"limit_reset": "monthly", "name": "x"},
                   format="json")  # fmt: skip
     assert key_state(key) == (1_500, 0, 1_500)
+
+
+def test_the_schema_says_the_key_bodies_take_no_other_field(client, manager):
+    # schemathesis against a live server sent extra fields the schema allowed; the
+    # server refuses them (400 "Unknown field."), so the schema must not allow them.
+    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+    components = schema["components"]["schemas"]
+    create, update = components["KeyCreateInputRequest"], components["PatchedKeyUpdateInputRequest"]
+
+    assert create["additionalProperties"] is False
+    assert update["additionalProperties"] is False
+    assert create["properties"]["scopes"]["minItems"] == 1  # an empty list is refused
+    extra = manager.post("/api/v1/keys", {"name": "x", "colour": "red"}, format="json")
+    assert extra.status_code == 400
+    empty = manager.post("/api/v1/keys", {"scopes": []}, format="json")
+    assert empty.status_code == 400
