@@ -18,6 +18,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from config.errors import is_api_request
 from ocr.pipeline import request_id_new
 
+# Seed 003's endpoints answer errors as `{"error": "<message>", "code"}` (docs/dialects.md).
+SEED_003_PATHS = ("/api/upload", "/api/ocr/process", "/api/files/")
+
 
 def _query_has_nul(request: HttpRequest) -> bool:
     query = request.META.get("QUERY_STRING", "")
@@ -27,7 +30,14 @@ def _query_has_nul(request: HttpRequest) -> bool:
 def _refusal(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
     if not is_api_request(request):  # the dashboard keeps plain pages
         return HttpResponse(message, status=status, content_type="text/plain")
-    return JsonResponse({"error": {"code": code, "message": message}}, status=status)
+    body: dict = {"error": {"code": code, "message": message}}
+    if request.path_info.lower().startswith(SEED_003_PATHS):
+        body = {"error": message, "code": code}  # seed 003's own envelope
+    response = JsonResponse(body, status=status)
+    # As every OCR answer (the schema says so): refused here, before any view, it had
+    # none. CorsMiddleware adds the X-Request-Id.
+    response["X-Cost-Usd"] = "0.000000"
+    return response
 
 
 class RejectNulMiddleware:

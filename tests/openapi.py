@@ -35,21 +35,27 @@ def _json_schema(node: Any) -> Any:
 
 def response_errors(response, *, path: str, method: str, body: Any = None) -> list[str]:
     """What makes `response` (or `body` in its place) disagree with the schema of
-    `method path` at its status."""
+    `method path` at its status: an undocumented status or content type, a required
+    header missing, a body the schema refuses."""
     document = _components()
     operation = document["paths"][path][method.lower()]
     documented = operation["responses"].get(str(response.status_code))
     if documented is None:
         return [f"status {response.status_code} is not documented for {method} {path}"]
+    missing = [
+        f"header {name} is documented as required and missing"
+        for name, header in (documented.get("headers") or {}).items()
+        if header.get("required") and not response.has_header(name)
+    ]
     content = documented.get("content") or {}
     media_type = response["Content-Type"].split(";")[0].strip()
     if media_type not in content:
-        return [f"content type {media_type} is not documented ({sorted(content)})"]
+        return [*missing, f"content type {media_type} is not documented ({sorted(content)})"]
     schema = content[media_type].get("schema")
     if schema is None or media_type != "application/json":
-        return []
+        return missing
     validator = Draft202012Validator({**schema, "components": document["components"]})
-    return [
+    return missing + [
         f"{'/'.join(map(str, error.absolute_path)) or '<root>'}: {error.message}"
         for error in validator.iter_errors(response.json() if body is None else body)
     ]

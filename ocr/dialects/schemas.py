@@ -6,7 +6,13 @@ modules, which accept exactly what the seeds accept.
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, PolymorphicProxySerializer, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    inline_serializer,
+)
 from rest_framework import serializers as s
 
 _error = inline_serializer(
@@ -38,6 +44,32 @@ def errors(*statuses: int) -> dict[int, OpenApiResponse]:
 
 
 COMMON = (400, 401, 402, 403, 413, 415, 429, 502, 503)
+
+
+def _header(name: str, description: str, *, statuses) -> OpenApiParameter:
+    return OpenApiParameter(
+        name,
+        OpenApiTypes.STR,
+        location=OpenApiParameter.HEADER,
+        description=description,
+        required=True,
+        response=statuses,
+    )
+
+
+# The headers of every OCR answer (DESIGN.md §5, §6): documented, so clients and
+# schemathesis' response_headers_conformance know them. A refused key (401, 403) gets
+# the first two only; every answer of an accepted key gets them all.
+OCR_ANSWER_HEADERS = [
+    _header("X-Request-Id", "req_…, also in the request log", statuses=True),
+    _header("X-Cost-Usd", "What this request was charged, in USD", statuses=True),
+    _header("X-Credits-Remaining-Usd", "The tenant's balance after it", statuses=[200]),
+    _header("RateLimit-Policy", '`"rpm";q=<limit>;w=60`', statuses=[200]),
+    _header("RateLimit", '`"rpm";r=<remaining>;t=<seconds to reset>`', statuses=[200]),
+    _header("X-RateLimit-Limit", "Requests per minute allowed", statuses=[200]),
+    _header("X-RateLimit-Remaining", "Requests left in this minute", statuses=[200]),
+    _header("X-RateLimit-Reset", "Seconds until the minute resets", statuses=[200]),
+]
 
 anyrouter_request = inline_serializer(
     "AnyRouterExtract",

@@ -41,6 +41,7 @@ class AnyRouterExtractView(OcrEndpoint):
 
     @extend_schema(
         operation_id="anyrouter_ocr_extract",
+        parameters=schemas.OCR_ANSWER_HEADERS,
         summary="Seed 000 (AnyRouter): extract Markdown from an image or document",
         request={
             "application/json": schemas.anyrouter_request,
@@ -68,6 +69,7 @@ class V1OcrView(OcrEndpoint):
 
     @extend_schema(
         operation_id="v1_ocr",
+        parameters=schemas.OCR_ANSWER_HEADERS,
         summary="Seed 001 (DocsRouter, url/base64) and Mistral OCR (document) on one path",
         request=schemas.v1_ocr_request,
         responses={200: schemas.v1_ocr_response, **schemas.errors(*schemas.COMMON, 422)},
@@ -125,6 +127,7 @@ class OtoroshiOcrView(OcrEndpoint):
 
     @extend_schema(
         operation_id="otoroshi_ocr",
+        parameters=schemas.OCR_ANSWER_HEADERS,
         summary="Seed 004 (Otoroshi): OCR from JSON (any form of the seed) or multipart",
         request={
             "application/json": schemas.otoroshi_request,
@@ -161,6 +164,7 @@ class InvoiceView(OcrEndpoint):
 
     @extend_schema(
         operation_id="invoice_ocr_structured_v4",
+        parameters=schemas.OCR_ANSWER_HEADERS,
         summary="Seed 002 (Invoice OCR): structured invoice data from an image or PDF",
         request=schemas.invoice_request,
         responses={200: schemas.invoice_response, **schemas.errors(*schemas.COMMON)},
@@ -271,13 +275,14 @@ class ProcessView(_SeedErrors, OcrEndpoint):
 
     @extend_schema(
         operation_id="ocr_process",
+        parameters=schemas.OCR_ANSWER_HEADERS,
         summary="Seed 003: OCR a file uploaded with POST /api/upload",
         request=schemas.process_request,
         responses={
             200: schemas.process_response,
             **{
                 code: OpenApiResponse(schemas.seed_error)
-                for code in (400, 401, 402, 403, 404, 413, 429, 502, 503)
+                for code in (400, 401, 402, 403, 404, 413, 415, 429, 502, 503)
             },
         },
         tags=["ocr"],

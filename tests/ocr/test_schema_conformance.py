@@ -7,6 +7,7 @@ so never saw a 200: these send real ones through the real engine.
 from __future__ import annotations
 
 import pytest
+from rest_framework.test import APIClient
 
 from tests.ocr.dialect_support import b64, data_url, phototest_png
 from tests.ocr.documents import make_pdf
@@ -84,3 +85,42 @@ def test_the_other_dialects_answers_match_the_schema(client, png):
     assert_matches_schema(extract, path="/api/v1/ocr/extract")
     assert_matches_schema(otoroshi, path="/ocr")
     assert_matches_schema(invoice, path="/api/ocr-structured-v4")
+
+
+OCR_OPERATIONS = [
+    "/api/v1/ocr/extract",
+    "/v1/ocr",
+    "/ocr",
+    "/api/ocr-structured-v4",
+    "/api/ocr/process",
+]
+SEED_003 = ["/api/upload", "/api/ocr/process"]
+
+
+def test_the_ocr_answer_headers_are_documented():
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    for path in OCR_OPERATIONS:
+        responses = schema["paths"][path]["post"]["responses"]
+        assert {"X-Request-Id", "X-Cost-Usd", "X-Credits-Remaining-Usd", "RateLimit"} <= set(
+            responses["200"]["headers"]
+        ), path
+        assert {"X-Request-Id", "X-Cost-Usd"} <= set(responses["401"]["headers"]), path
+
+
+@pytest.mark.parametrize(
+    ("headers", "query"),
+    [({"HTTP_CONTENT_ENCODING": "gzip"}, ""), ({}, "?x=%00")],
+    ids=["compressed body", "NUL in the query"],
+)
+@pytest.mark.parametrize("path", [*OCR_OPERATIONS, "/api/upload"])
+def test_refusals_before_any_view_match_the_schema(client, path, headers, query):
+    # Refused by middleware, they lacked X-Request-Id and X-Cost-Usd, and seed 003's
+    # endpoints answered the platform envelope, not their own (a live probe).
+    response = client.post(path + query, b"{}", content_type="application/json", **headers)
+
+    assert response.status_code in (400, 415)
+    assert response["X-Cost-Usd"] == "0.000000"
+    if path in SEED_003:
+        assert isinstance(response.json()["error"], str)
+    assert_matches_schema(response, path=path)
