@@ -14,7 +14,7 @@ from django.http.request import RawPostDataException
 from rest_framework import exceptions as drf_exceptions
 
 from config.api import ApiError
-from config.parsers import json_loads_strict
+from config.parsers import NESTED_TOO_DEEPLY, json_loads_strict
 
 MiB = 1024 * 1024
 # Headroom on top of the base64-inflated document size for the other JSON fields.
@@ -60,7 +60,9 @@ def request_body(request, *, code: str = "invalid_request_body") -> dict[str, An
         data = request.data
     except drf_exceptions.UnsupportedMediaType as exc:
         raise ApiError(415, "unsupported_media_type", str(exc.detail)) from None
-    except (drf_exceptions.ParseError, RecursionError, RawPostDataException, ValueError):
+    except (drf_exceptions.ParseError, RecursionError, RawPostDataException, ValueError) as exc:
+        if isinstance(exc, RecursionError) or NESTED_TOO_DEEPLY in str(exc):
+            raise ApiError(400, code, NESTED_TOO_DEEPLY) from None
         kind = "multipart form" if is_multipart(request) else "JSON"
         raise ApiError(400, code, f"The request body is not valid {kind}.") from None
     if not isinstance(data, dict):
@@ -89,7 +91,9 @@ def json_or_multipart_body(request, *, code: str = "invalid_request_body") -> di
         raise ApiError(400, code, "The request body is empty; send a JSON object.")
     try:
         data = json_loads_strict(raw)
-    except (ValueError, RecursionError):
+    except RecursionError:
+        raise ApiError(400, code, NESTED_TOO_DEEPLY) from None
+    except ValueError:
         raise ApiError(400, code, "The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise ApiError(400, code, "The request body must be a JSON object.")
