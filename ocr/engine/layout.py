@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from statistics import median
 
+import numpy as np
+
 from ocr.engine.tasks import Line
 from ocr.types import Block, Table
 
@@ -248,7 +250,8 @@ def _prose(lines: list[Line]) -> bool:
 def _gutter(lines: list[Line], gap: float) -> tuple[float, float] | None:
     """The widest vertical strip, at least `gap` wide, that no column-sized line crosses
     and that has prose on both sides, side by side; lines wider than 60% of the text
-    (titles, footers) may cross it and are laid out across."""
+    (titles, footers) may cross it and are laid out across, and so may lines with nothing
+    beside them (a title shorter than that, over two columns of small print)."""
     if len(lines) < 2 * COLUMN_MIN_LINES:
         return None
     left = min(line.layout_box[0] for line in lines)
@@ -256,7 +259,12 @@ def _gutter(lines: list[Line], gap: float) -> tuple[float, float] | None:
     narrow = [
         line for line in lines if line.layout_box[2] - line.layout_box[0] < 0.6 * (right - left)
     ]
-    spans = sorted((line.layout_box[0], line.layout_box[2]) for line in narrow)
+    alone = _alone_on_their_rows(narrow)
+    spans = sorted(
+        (line.layout_box[0], line.layout_box[2])
+        for line, single in zip(narrow, alone, strict=True)
+        if not single
+    )
     if not spans:
         return None
     gaps: list[tuple[float, float]] = []
@@ -273,6 +281,21 @@ def _gutter(lines: list[Line], gap: float) -> tuple[float, float] | None:
         if all(_prose(side) for side in sides) and _side_by_side(*sides):
             return strip
     return None
+
+
+def _alone_on_their_rows(lines: list[Line]) -> list[bool]:
+    """For each line, whether no other line sits beside it: none shares a quarter of the
+    lower one's height without sharing any of its width. A column's lines have the other
+    column's lines beside them; a title or a heading over the columns has none."""
+    if not lines:
+        return []
+    boxes = np.array([line.layout_box for line in lines], dtype=np.float64)
+    x0, y0, x1, y1 = (boxes[:, i] for i in range(4))
+    shared_height = np.minimum(y1[:, None], y1[None, :]) - np.maximum(y0[:, None], y0[None, :])
+    lower = np.minimum((y1 - y0)[:, None], (y1 - y0)[None, :])
+    apart = (x0[:, None] >= x1[None, :]) | (x0[None, :] >= x1[:, None])
+    beside = (shared_height > 0.25 * lower) & apart
+    return (~beside.any(axis=1)).tolist()
 
 
 def _side_by_side(left: list[Line], right: list[Line]) -> bool:
