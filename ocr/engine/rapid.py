@@ -46,11 +46,14 @@ DET_MAX_PIXELS = 1_600_000
 # either side, whose probability maps are stitched (a worker's peak stays near 500 MiB).
 DET_BAND_PIXELS = 800_000
 DET_BAND_MARGIN = 96
-# A detector input (or band) whose pixels span fewer grey levels than this holds no ink:
-# the model, seeing no text anywhere, fills its map with specks of noise (over a thousand
-# on a blank band, crowding real lines out of RapidOCR's 1000 candidates), so such an
-# input is given an empty map without running the model.
+# A detector input (or band) with no edge of this many grey levels in any colour channel
+# holds no ink: the model, seeing no text anywhere, fills its map with specks of noise
+# (over a thousand on a blank band, crowding real lines out of RapidOCR's 1000
+# candidates), or with one blob over half of it on coloured or shaded paper, so such an
+# input is given an empty map without running the model. Edges are measured across
+# DET_BLANK_REACH pixels: a blurred letter's edge is that wide, a shadow's is far wider.
 DET_BLANK_LEVELS = 32
+DET_BLANK_REACH = 5
 REC_BATCH = 1
 # The 180-degree vote: pieces of the widest lines, a few a line, each no wider than the
 # classifier's own input shape (192x48 px) allows without squeezing the letters.
@@ -553,9 +556,28 @@ def det_banded(model, tensor: np.ndarray) -> np.ndarray:
 
 
 def _det_unless_blank(model, tensor: np.ndarray) -> np.ndarray:
-    if float(tensor.max() - tensor.min()) * 127.5 < DET_BLANK_LEVELS:
+    if det_input_blank(tensor):
         return np.zeros((1, 1, *tensor.shape[2:]), dtype=np.float32)
     return model(tensor)
+
+
+def det_input_blank(tensor: np.ndarray) -> bool:
+    """Whether a detector input (1, 3, H, W) in [-1, 1] is paper only: no channel has an
+    edge of DET_BLANK_LEVELS grey levels within DET_BLANK_REACH pixels.
+
+    The span of all its values was the test, which the blank lower half of a page on
+    yellow paper (channels 250/225/150 apart) or under a phone's shadow gradient passed:
+    the model ran on it, filled half the band with one blob of "text", and the table
+    above came back empty.
+    """
+    if float(tensor.max() - tensor.min()) * 127.5 < DET_BLANK_LEVELS:
+        return True
+    kernel = np.ones((DET_BLANK_REACH, DET_BLANK_REACH), np.uint8)
+    for channel in tensor[0]:
+        edges = cv2.morphologyEx(channel, cv2.MORPH_GRADIENT, kernel)
+        if float(edges.max()) * 127.5 >= DET_BLANK_LEVELS:
+            return False
+    return True
 
 
 def _along(array: np.ndarray, axis: int, start: int, stop: int) -> np.ndarray:

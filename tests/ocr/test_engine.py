@@ -559,6 +559,53 @@ def test_a_page_with_its_text_at_the_top_and_blank_below_is_read():
     assert cer(plain(run(image_bytes(page, "PNG"))), "\n".join(lines)) <= 0.02
 
 
+def _on_coloured_paper(page: Image.Image) -> Image.Image:
+    ink, paper = np.array([30, 40, 110]), np.array([250, 225, 150])  # blue on yellow
+    shade = np.asarray(page, dtype=np.float32)[..., None] / 255
+    return Image.fromarray((ink + shade * (paper - ink)).astype(np.uint8))
+
+
+def _under_a_shadow(page: Image.Image) -> Image.Image:
+    # A phone photo's light, warm: from full at the top left to 38% at the bottom right.
+    height, width = page.height, page.width
+    rows, columns = np.mgrid[0:height, 0:width]
+    light = 1 - 0.62 * np.clip(columns / width * 0.6 + rows / height * 0.7 - 0.2, 0, 1)
+    pixels = np.asarray(page, dtype=np.float32)[..., None] * light[..., None]
+    return Image.fromarray((pixels * np.array([1.0, 0.97, 0.9])).astype(np.uint8))
+
+
+@pytest.mark.parametrize("paper", [_on_coloured_paper, _under_a_shadow])
+def test_a_table_on_coloured_or_shaded_paper_with_blank_below_is_read(paper):
+    # The detector's blank-band test was the span of all the input's values, which the
+    # blank lower half of a page passed on yellow paper (its channels 100 levels apart)
+    # or under a shadow gradient: the model ran on it, filled half the band with one
+    # blob, and a probe's ruled table on A4 came back empty (CER 1.00).
+    rows = [
+        ("Item code", "Description", "Qty", "Amount"),
+        ("AX-1040", "Copper wire 2.5mm", "12", "148.20"),
+        ("AX-1047", "Steel bolts M8", "400", "36.00"),
+        ("AX-1054", "Junction box IP65", "7", "92.75"),
+        ("AX-1061", "Circuit breaker 16A", "25", "311.50"),
+    ]
+    font = ImageFont.load_default(size=18)
+    page = Image.new("L", (1240, 1754), 255)  # A4 at 150 dpi
+    draw = ImageDraw.Draw(page)
+    edges = [100, 260, 560, 660, 820]
+    for number, row in enumerate(rows):
+        top = 150 + 40 * number
+        for x, cell in zip(edges, row, strict=False):  # the last edge closes the table
+            draw.text((x + 12, top + 10), cell, font=font, fill=0)
+        draw.line([(edges[0], top), (edges[-1], top)], fill=0, width=2)
+    bottom = 150 + 40 * len(rows)
+    draw.line([(edges[0], bottom), (edges[-1], bottom)], fill=0, width=2)
+    for x in edges:
+        draw.line([(x, 150), (x, bottom)], fill=0, width=2)
+
+    text = plain(run(image_bytes(paper(page), "PNG")))
+
+    assert cer(text, "\n".join(" ".join(row) for row in rows)) <= 0.02
+
+
 def test_a_word_or_two_alone_on_a_blank_page_are_read():
     # On a large input that is nearly all blank paper the detector's map stays under
     # 0.001 around the words: a page with one word or a lone page number came back empty.
