@@ -27,6 +27,13 @@ from ocr.engine.recognition import (
     rec_input,
     rec_normalise,
 )
+from ocr.engine.showthrough import (
+    SHOW_THROUGH_LINES,
+    faint_lines,
+    show_through_removed,
+    shown_through,
+    usual_contrast,
+)
 from ocr.engine.tasks import Line
 
 DET_MAX_SIDE = 2000
@@ -266,11 +273,12 @@ class RapidRecognizer:
 
     # -- the page ----------------------------------------------------------------
 
-    def read(self, image: np.ndarray) -> tuple[list[Line], int]:
+    def read(self, image: np.ndarray, *, show_through: bool = True) -> tuple[list[Line], int]:
         """Lines in `image` coordinates, and the clockwise turn (0/90/180/270) applied.
 
         Lines with empty text are ink the recogniser could not read (see `Reading`):
-        they count in the page's confidence and nowhere else.
+        they count in the page's confidence and nowhere else. With `show_through`, a
+        page showing its back page's print is read again without it.
         """
         image = faint_stretched(image)
         turn = 0
@@ -293,6 +301,19 @@ class RapidRecognizer:
             return [], turn
         boxes, box_scores, crops = split_at_gutters(boxes, box_scores, crops)
         rec = self.rec_lines(crops)
+        shown = 0
+        for index in faint_lines(crops, rec):
+            mirrored = self._rec_one(np.ascontiguousarray(crops[index][:, ::-1]), _small(crops))
+            if shown_through(rec[index], mirrored):
+                rec[index] = Reading("", 0.0)  # the back page's print, not this page's
+                shown += 1
+        if show_through and shown >= SHOW_THROUGH_LINES:
+            heights = [crop.shape[0] for crop, r in zip(crops, rec, strict=True) if r.text]
+            cleaned = show_through_removed(
+                image, usual_contrast(crops, rec), float(np.median(heights))
+            )
+            lines, more = self.read(cleaned, show_through=False)
+            return lines, (turn + more) % 360
         frames = straightened_boxes(boxes)
         lines = []
         for index, (box, box_score, (text, score, read)) in enumerate(
@@ -327,10 +348,7 @@ class RapidRecognizer:
         return lines, turn
 
     def rec_lines(self, crops: list[np.ndarray]) -> list[Reading]:
-        # Small print: the page's lines (crops twice as wide as high, not slivers and
-        # specks) are under REC_AREA_MIN_HEIGHT px high, by their median.
-        heights = [c.shape[0] for c in crops if c.shape[1] >= 2 * c.shape[0]]
-        small = bool(heights) and np.median(heights) < REC_AREA_MIN_HEIGHT
+        small = _small(crops)
         if self.threads < 2 or len(crops) < 4:
             return [self._rec_one(crop, small) for crop in crops]
         # Lines are independent: several single-threaded recogniser calls side by side
@@ -360,6 +378,13 @@ class RapidRecognizer:
 
             self._pool = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="rec")
         return self._pool
+
+
+def _small(crops: list[np.ndarray]) -> bool:
+    """Small print: the page's lines (crops twice as wide as high, not slivers and specks)
+    are under REC_AREA_MIN_HEIGHT px high, by their median."""
+    heights = [c.shape[0] for c in crops if c.shape[1] >= 2 * c.shape[0]]
+    return bool(heights) and bool(np.median(heights) < REC_AREA_MIN_HEIGHT)
 
 
 def uncovered_ink_windows(

@@ -606,6 +606,63 @@ def test_a_table_on_coloured_or_shaded_paper_with_blank_below_is_read(paper):
     assert cer(text, "\n".join(" ".join(row) for row in rows)) <= 0.02
 
 
+def test_print_showing_through_from_the_back_page_is_not_read():
+    # Thin paper: the back page's lines show through as faint mirror-image print between
+    # the front's lines. They were read as garbage (`oitudito doua`, `tud`, `10`) at
+    # confidences up to 0.97, also inside the front's lines where the detector joined them
+    # (probe pages at A4: CER 0.14 for one column, 0.75 for two, 3.69 for a form).
+    front = [
+        "The committee met on Tuesday to review the annual budget",
+        "and the plans for the new library, which opens next spring",
+        "in the old corn exchange beside the market square. Members",
+        "asked for a second survey of the roof before any work starts.",
+        "The treasurer reported that the reserves are sufficient for",
+        "the first phase, and a grant has been requested for the rest.",
+    ]
+    back = [
+        "Weather for the week brings cold mornings and clear skies",
+        "over the valley, with frost at night and fog along the river",
+        "until Thursday, when rain arrives from the west and stays",
+        "through the weekend. Farmers are advised to bring in stock",
+        "from the high pastures before the first snow of the season",
+        "which is expected on the hills above the village by Monday.",
+    ]
+    font = ImageFont.load_default(size=24)
+    size = (900, 560)
+    page, reverse = Image.new("L", size, 255), Image.new("L", size, 255)
+    for number, (one, two) in enumerate(zip(front, back, strict=True)):
+        ImageDraw.Draw(page).text((40, 40 + 80 * number), one, font=font, fill=0)
+        ImageDraw.Draw(reverse).text((40, 80 + 80 * number), two, font=font, fill=0)
+    seen = reverse.transpose(Image.Transpose.FLIP_LEFT_RIGHT).filter(ImageFilter.GaussianBlur(1.2))
+    through = 1 - 0.28 * (255 - np.asarray(seen, dtype=np.float32)) / 255
+    page = Image.fromarray((np.asarray(page, dtype=np.float32) * through).astype(np.uint8))
+
+    (result,) = run(image_bytes(page, "PNG")).pages
+
+    assert cer(markdown_plain(result.markdown), "\n".join(front)) <= 0.02
+    assert result.confidence >= 0.95
+
+
+def test_light_grey_print_on_a_page_of_black_is_kept():
+    # Faint like print showing through, but it reads worse mirrored: it is the page's own.
+    lines = [
+        "The committee met on Tuesday to review the annual budget",
+        "and the plans for the new library, which opens next spring",
+        "in the old corn exchange beside the market square.",
+    ]
+    footer = "Confidential draft, do not distribute - page 1 of 4"
+    font = ImageFont.load_default(size=24)
+    page = Image.new("L", (900, 360), 255)
+    draw = ImageDraw.Draw(page)
+    for number, line in enumerate(lines):
+        draw.text((40, 40 + 40 * number), line, font=font, fill=0)
+    draw.text((40, 290), footer, font=font, fill=205)
+
+    text = plain(run(image_bytes(page, "PNG")))
+
+    assert cer(text, "\n".join([*lines, footer])) <= 0.02
+
+
 def test_a_word_or_two_alone_on_a_blank_page_are_read():
     # On a large input that is nearly all blank paper the detector's map stays under
     # 0.001 around the words: a page with one word or a lone page number came back empty.
