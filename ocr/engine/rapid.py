@@ -309,9 +309,9 @@ class RapidRecognizer:
                 shown += 1
         if show_through and shown >= SHOW_THROUGH_LINES:
             heights = [crop.shape[0] for crop, r in zip(crops, rec, strict=True) if r.text]
-            cleaned = show_through_removed(
-                image, usual_contrast(crops, rec), float(np.median(heights))
-            )
+            contrast = usual_contrast(crops, rec)
+            cleaned = show_through_removed(image, contrast, float(np.median(heights)))
+            del crops, image  # not held while the page is read again
             lines, more = self.read(cleaned, show_through=False)
             return lines, (turn + more) % 360
         frames = straightened_boxes(boxes)
