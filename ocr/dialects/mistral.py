@@ -196,9 +196,14 @@ def _passthrough(outcome, ocr_request: OcrRequest) -> dict[str, Any]:
             if page.get("images") is None:
                 page["images"] = rendered["images"]
         pages.append(page)
-    usage = dict(raw.get("usage_info") or {})
-    usage.setdefault("pages_processed", len(outcome.result.pages))
-    usage.setdefault("doc_size_bytes", len(outcome.document.data))
+    usage = raw.get("usage_info")
+    usage = dict(usage) if isinstance(usage, dict) else {}
+    # The pages charged for, whatever the upstream wrote there (-5, "NaN", 10**30): the
+    # client's own accounting reads it, and Mistral's SDK refuses anything but an int.
+    usage["pages_processed"] = len(outcome.result.pages)
+    size = usage.get("doc_size_bytes")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 0:
+        usage["doc_size_bytes"] = len(outcome.document.data)
     return {
         **raw,
         "pages": pages,

@@ -68,7 +68,10 @@ class CloudflareClient(ProviderClient):
                         detail=self.scrub(str(item.get("error") or "")[:500]),
                     )
                 tokens += max(0, int(item.get("tokens") or 0))  # never below zero
-                pages.append(PageResult(index=index, markdown=str(item["data"]).strip()))
+                data = item["data"]
+                if not isinstance(data, str):  # null is no page: never the text "None"
+                    raise TypeError(f"data is {type(data).__name__}, not a string")
+                pages.append(PageResult(index=index, markdown=data.strip()))
             return payload, pages, tokens
 
         started = time.monotonic()

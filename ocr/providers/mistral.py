@@ -66,6 +66,10 @@ class MistralClient(ProviderClient):
             # Only the pages sent, each once: page 99 of a one-page PDF is a broken answer.
             if len(set(indices)) != len(indices) or not set(indices) <= asked:
                 raise ValueError(f"pages {sorted(set(indices) - asked)} were not sent")
+            # And every page sent: Mistral answers one page object per page processed, so
+            # a page left out is a broken answer, not a page to serve empty (and free).
+            if set(indices) != asked:
+                raise ValueError(f"pages {sorted(asked - set(indices))} were not answered")
             return payload, pages
 
         started = time.monotonic()
@@ -107,6 +111,8 @@ class MistralClient(ProviderClient):
 
     def _page(self, raw: dict[str, Any], index_map: list[int] | None) -> PageResult:
         index = int(raw["index"])
+        if index < 0:  # index_map[-1] would be the last page sent
+            raise ValueError(f"page index {index} is negative")
         if index_map is not None:
             index = index_map[index]
         dimensions = raw.get("dimensions") or {}
@@ -127,7 +133,7 @@ class MistralClient(ProviderClient):
             blocks=blocks,
             tables=tables,
             confidence=float(confidence) if confidence is not None else None,
-            images=list(raw.get("images") or []),
+            images=_images(raw.get("images")),
         )
 
 
@@ -158,6 +164,16 @@ def _document_url(pdf: bytes, name: str | None) -> dict[str, Any]:
 
 def _reindexed(page: dict[str, Any], index_map: list[int]) -> dict[str, Any]:
     return {**page, "index": index_map[int(page["index"])]}
+
+
+def _images(value: Any) -> list[dict[str, Any]]:
+    """A page's `images`: a list of image objects (the answer is passed on to Mistral
+    clients, whose SDK refuses anything else), or none."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(image, dict) for image in value):
+        raise TypeError("images is not a list of objects")
+    return list(value)
 
 
 def _string(value: Any) -> str:

@@ -1,0 +1,122 @@
+"""Upstream answers whose JSON parses and whose top-level shape is right, but whose
+content is not an answer: pages left out, a negative page index, `images` that are no
+list, Cloudflare's `data: null`. Each is a broken answer (retried, then 502
+`ocr_upstream_failed`, nothing charged, no hold left), never a 200 with empty or
+made-up text.
+
+Found by driving a live gunicorn against fake upstreams answering these shapes.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+
+from billing.models import LedgerEntry, Reservation, UsageRecord
+from billing.selectors import credits_available_micros
+from tests.fakes.documents import pdf_bytes, png_bytes
+from tests.fakes.server import Reply
+
+pytest_plugins = ["tests.fakes.fixtures"]
+pytestmark = pytest.mark.usefixtures("fast_retries")
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def nothing_charged_or_held(organization, before: int) -> None:
+    assert credits_available_micros(organization=organization) == before
+    assert not LedgerEntry.objects.filter(kind="charge").exists()
+    assert not Reservation.objects.filter(status="active").exists()
+
+
+def mistral_page(index: int, **fields) -> dict:
+    page = {
+        "index": index,
+        "markdown": f"page {index}",
+        "images": [],
+        "dimensions": {"dpi": 200, "height": 2200, "width": 1700},
+    }
+    return {**page, **fields}
+
+
+def mistral_answer(*pages: dict, **fields) -> dict:
+    return {"pages": list(pages), "model": "mistral-ocr-2512", "usage_info": {}, **fields}
+
+
+@pytest.mark.parametrize(
+    ("document", "answer"),
+    [
+        # Not one page of the image sent.
+        (png_bytes(), mistral_answer()),
+        # Pages 0 and 1 of a three-page PDF: page 2 left out.
+        (pdf_bytes(pages=3), mistral_answer(mistral_page(0), mistral_page(1))),
+        # Page -1 of an image: index_map[-1] used to read it as the image's page 0.
+        (png_bytes(), mistral_answer(mistral_page(-1))),
+        # `images` that are no list of image objects (Mistral's SDK refuses them).
+        (png_bytes(), mistral_answer(mistral_page(0, images="abc"))),
+        (png_bytes(), mistral_answer(mistral_page(0, images=[1, 2]))),
+    ],
+    ids=["no-pages", "a-page-left-out", "negative-index", "images-string", "images-ints"],
+)
+@pytest.mark.parametrize("dialect", ["mistral", "004"])
+def test_a_mistral_answer_that_does_not_answer_every_page_sent_is_a_502(
+    fake_mistral, provider_for, funded_org_a, api_key, client_for, document, answer, dialect
+):
+    provider_for(fake_mistral, model="mistral-ocr-latest", prices={"per_page_micros": 2000})
+    fake_mistral.answer(*[Reply(200, answer)] * 3)
+    before = credits_available_micros(organization=funded_org_a)
+    kind = "document_url" if document.startswith(b"%PDF") else "image_url"
+    media_type = "application/pdf" if kind == "document_url" else "image/png"
+    source = {"type": kind, kind: f"data:{media_type};base64,{b64(document)}"}
+    path, body = ("/v1/ocr", {"document": source}) if dialect == "mistral" else ("/ocr", source)
+
+    response = client_for(api_key[1]).post(
+        path, {"model": "mistral-ocr-latest", **body}, format="json"
+    )
+
+    assert response.status_code == 502, response.content
+    assert len(fake_mistral.requests) == 3  # a broken answer: retried like any other
+    assert "unexpected shape" in response.content.decode()
+    nothing_charged_or_held(funded_org_a, before)
+
+
+def test_mistral_usage_info_says_what_was_charged_not_what_the_upstream_wrote(
+    fake_mistral, provider_for, funded_org_a, api_key, client_for
+):
+    provider_for(fake_mistral, model="mistral-ocr-latest", prices={"per_page_micros": 2000})
+    usage = {"pages_processed": -5, "doc_size_bytes": "NaN"}
+    fake_mistral.answer(Reply(200, mistral_answer(mistral_page(0), usage_info=usage)))
+    document = {"type": "image_url", "image_url": f"data:image/png;base64,{b64(png_bytes())}"}
+
+    response = client_for(api_key[1]).post(
+        "/v1/ocr", {"model": "mistral-ocr-latest", "document": document}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["usage_info"] == {
+        "pages_processed": 1,
+        "doc_size_bytes": len(png_bytes()),
+    }
+    assert UsageRecord.objects.get(request_id=response["X-Request-Id"]).pages == 1
+
+
+@pytest.mark.parametrize("data", [None, 5, {"text": "hi"}], ids=["null", "number", "object"])
+def test_a_cloudflare_result_without_text_is_a_502_not_the_text_none(
+    fake_cloudflare, provider_for, funded_org_a, api_key, client_for, data
+):
+    provider_for(fake_cloudflare, model="cf-tomarkdown", prices={"per_page_micros": 1000})
+    result = {"id": "x", "name": "image-p1.png", "format": "markdown", "tokens": 5, "data": data}
+    answer = {"result": [result], "success": True, "errors": [], "messages": []}
+    fake_cloudflare.answer(*[Reply(200, answer)] * 3)
+    before = credits_available_micros(organization=funded_org_a)
+
+    response = client_for(api_key[1]).post(
+        "/ocr", {"model": "cf-tomarkdown", "image_base64": b64(png_bytes())}, format="json"
+    )
+
+    assert response.status_code == 502, response.content
+    assert "None" not in response.content.decode()
+    nothing_charged_or_held(funded_org_a, before)
