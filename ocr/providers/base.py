@@ -40,6 +40,10 @@ MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 # Longest wait we honour from an upstream's Retry-After before trying again.
 MAX_RETRY_AFTER_S = 5.0
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
+# More tokens than any one upstream answer can use (the largest context windows hold
+# about 2 million): a count above it is a broken answer, not a charge to pass on. Priced,
+# it would bill the tenant the whole reservation for one page.
+MAX_TOKENS_PER_ANSWER = 10_000_000
 
 
 # What mapping an upstream's JSON of the wrong shape raises (a string where an object
@@ -366,6 +370,15 @@ def _retry_after_s(value: str | None) -> float | None:
     except (TypeError, ValueError):
         return None
     return max(0.0, when.timestamp() - time.time())
+
+
+def token_count(value: Any) -> int:
+    """A token count an upstream reported: at least 0 (below is the upstream's error, not
+    a credit), at most MAX_TOKENS_PER_ANSWER (above, ValueError: a broken answer)."""
+    count = max(0, int(value or 0))
+    if count > MAX_TOKENS_PER_ANSWER:
+        raise ValueError(f"a token count of {count} is not plausible")
+    return count
 
 
 def shape_error(client: ProviderClient, exc: Exception) -> ProviderError:

@@ -26,6 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from billing.money import usd_to_micros
+from ocr.providers.base import MAX_TOKENS_PER_ANSWER
 
 
 @dataclass(frozen=True)
@@ -104,13 +105,17 @@ def _image_tokens(url: str) -> int:
 
 
 def _count(value: Any) -> int:
-    """A token count: a whole number (a fraction rounded up), at least 0; a boolean or a
-    string is a broken answer, not 1 or 1000 tokens."""
+    """A token count: a whole number (a fraction rounded up), at least 0; a boolean, a
+    string or a count no answer can reach (MAX_TOKENS_PER_ANSWER) is a broken answer, not
+    1, 1000 or 10**30 tokens."""
     if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"a token count is a number, not {type(value).__name__}")
-    return max(0, math.ceil(value))
+    count = max(0, math.ceil(value))
+    if count > MAX_TOKENS_PER_ANSWER:
+        raise ValueError(f"a token count of {count} is not plausible")
+    return count
 
 
 def _cost_micros(usage: dict[str, Any]) -> int | None:

@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ocr.models import ProviderModel
-from ocr.providers.base import EXTRACTION_ERROR, ProviderClient, ProviderError
+from ocr.providers.base import EXTRACTION_ERROR, ProviderClient, ProviderError, token_count
 from ocr.providers.budget import UpstreamBudget
 from ocr.providers.pages import page_images, pdf_single_pages
 from ocr.types import OcrRequest, OcrResult, PageResult
@@ -67,7 +67,7 @@ class CloudflareClient(ProviderClient):
                         code=EXTRACTION_ERROR,
                         detail=self.scrub(str(item.get("error") or "")[:500]),
                     )
-                tokens += max(0, int(item.get("tokens") or 0))  # never below zero
+                tokens += token_count(item.get("tokens"))
                 data = item["data"]
                 if not isinstance(data, str):  # null is no page: never the text "None"
                     raise TypeError(f"data is {type(data).__name__}, not a string")

@@ -1,8 +1,8 @@
 """Upstream answers whose JSON parses and whose top-level shape is right, but whose
 content is not an answer: pages left out, a negative page index, `images` that are no
-list, Cloudflare's `data: null`. Each is a broken answer (retried, then 502
-`ocr_upstream_failed`, nothing charged, no hold left), never a 200 with empty or
-made-up text.
+list, Cloudflare's `data: null`, token counts no answer can reach. Each is a broken
+answer (retried, then 502 `ocr_upstream_failed`, nothing charged, no hold left), never
+a 200 with empty or made-up text, nor one charged the whole reservation.
 
 Found by driving a live gunicorn against fake upstreams answering these shapes.
 """
@@ -120,3 +120,67 @@ def test_a_cloudflare_result_without_text_is_a_502_not_the_text_none(
     assert response.status_code == 502, response.content
     assert "None" not in response.content.decode()
     nothing_charged_or_held(funded_org_a, before)
+
+
+@pytest.mark.parametrize("count", [10**30, 1e300, 10_000_001], ids=["10**30", "1e300", "10M+1"])
+def test_a_chat_answer_reporting_an_impossible_token_count_costs_nothing(
+    fake_openai, provider_for, funded_org_a, api_key, client_for, count
+):
+    provider_for(
+        fake_openai,
+        model="vision",
+        prices={"input_per_mtok_micros": 300_000, "output_per_mtok_micros": 2_500_000},
+    )
+    answer = {
+        "choices": [{"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 900, "completion_tokens": count},
+    }
+    fake_openai.answer(*[Reply(200, answer)] * 3)
+    before = credits_available_micros(organization=funded_org_a)
+
+    response = client_for(api_key[1]).post(
+        "/ocr", {"model": "vision", "image_base64": b64(png_bytes())}, format="json"
+    )
+
+    # Before: 200, charged the whole reservation (8,000 output tokens a page) for "hi".
+    assert response.status_code == 502, response.content
+    assert len(fake_openai.requests) == 3
+    nothing_charged_or_held(funded_org_a, before)
+
+
+def test_a_cloudflare_answer_reporting_an_impossible_token_count_costs_nothing(
+    fake_cloudflare, provider_for, funded_org_a, api_key, client_for
+):
+    provider_for(
+        fake_cloudflare, model="cf-tomarkdown", prices={"output_per_mtok_micros": 1_000_000}
+    )
+    result = {"id": "x", "name": "i-p1.png", "format": "markdown", "tokens": 10**30, "data": "hi"}
+    answer = {"result": [result], "success": True, "errors": [], "messages": []}
+    fake_cloudflare.answer(*[Reply(200, answer)] * 3)
+    before = credits_available_micros(organization=funded_org_a)
+
+    response = client_for(api_key[1]).post(
+        "/ocr", {"model": "cf-tomarkdown", "image_base64": b64(png_bytes())}, format="json"
+    )
+
+    assert response.status_code == 502, response.content
+    nothing_charged_or_held(funded_org_a, before)
+
+
+def test_a_token_count_within_reach_is_still_charged(
+    fake_openai, provider_for, funded_org_a, api_key, client_for
+):
+    provider_for(fake_openai, model="vision", prices={"output_per_mtok_micros": 1_000_000})
+    answer = {
+        "choices": [{"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 900, "completion_tokens": 9_000},
+    }
+    fake_openai.answer(Reply(200, answer))
+
+    response = client_for(api_key[1]).post(
+        "/ocr", {"model": "vision", "image_base64": b64(png_bytes())}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    usage = UsageRecord.objects.get(request_id=response["X-Request-Id"])
+    assert usage.output_tokens == 9_000
