@@ -163,6 +163,15 @@ class ProviderClient:
             text = text.replace(secret, "[redacted]")
         return _BEARER.sub(r"\1[redacted]", text)
 
+    def scrub_bytes(self, body: bytes) -> bytes:
+        """An upstream's answer without the secret. A 200 is passed on to the tenant (a
+        Mistral answer as written, a model's text), and an upstream that echoes the request
+        (a debugging proxy, a model asked to) would hand them the operator's key."""
+        secret = self.secret().encode()
+        if secret and secret in body:
+            body = body.replace(secret, b"[redacted]")
+        return body
+
     def timeout(self) -> httpx.Timeout:
         total = max(0.05, float(self.provider.timeout_s or 60.0))
         return httpx.Timeout(connect=min(10.0, total), read=total, write=total, pool=total)
@@ -226,6 +235,7 @@ class ProviderClient:
                 )
                 continue
             latency_ms = int((time.monotonic() - started) * 1000)
+            body = self.scrub_bytes(body)
             if status < 300:
                 try:
                     # NaN and Infinity are not JSON: taken in, they broke the response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import socket
 import time
@@ -15,6 +16,7 @@ from ocr.providers.base import ProviderError
 from ocr.routing import route_call
 from ocr.types import DocumentSource, OcrRequest
 from tests.fakes.documents import png_bytes
+from tests.fakes.server import Reply
 
 pytest_plugins = ["tests.fakes.fixtures"]
 pytestmark = pytest.mark.usefixtures("fast_retries")
@@ -153,3 +155,45 @@ def test_upstream_errors_never_leak_the_secret(fake, provider_for, caplog):
     assert fake.api_key not in str(error.body())
     assert fake.api_key not in caplog.text
     assert "[redacted]" in caplog.text  # the body was logged, scrubbed
+
+
+@pytest.mark.parametrize("dialect", ["mistral", "004", "000"])
+def test_a_200_that_echoes_the_secret_never_hands_it_to_the_tenant(
+    fake_mistral, provider_for, funded_org_a, api_key, client_for, settings, dialect
+):
+    # A debugging proxy in front of the upstream that repeats the request's headers in
+    # an extra field: the Mistral dialect passes the answer on as written.
+    provider_for(fake_mistral, model="mistral-ocr-latest")
+    settings.OCR_DEFAULT_MODEL = "mistral-ocr-latest"
+    page = {"index": 0, "markdown": f"key {fake_mistral.api_key}", "images": []}
+    echo = {"request": {"headers": {"authorization": f"Bearer {fake_mistral.api_key}"}}}
+    fake_mistral.answer(Reply(200, {"pages": [page], "model": "m", "usage_info": {}, **echo}))
+    image = f"data:image/png;base64,{base64.b64encode(png_bytes()).decode()}"
+    path, body = {
+        "mistral": ("/v1/ocr", {"document": {"type": "image_url", "image_url": image}}),
+        "004": ("/ocr", {"image_url": image}),
+        "000": ("/api/v1/ocr/extract", {"image": image}),
+    }[dialect]
+
+    response = client_for(api_key[1]).post(
+        path, {"model": "mistral-ocr-latest", **body}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert fake_mistral.api_key not in response.content.decode()
+    assert "[redacted]" in response.content.decode()
+
+
+def test_a_model_that_repeats_the_secret_never_hands_it_to_the_tenant(
+    fake_openai, provider_for, funded_org_a, api_key, client_for
+):
+    provider_for(fake_openai, model="vision")
+    fake_openai.replies.append(f"The request was signed with {fake_openai.api_key}.")
+    image = base64.b64encode(png_bytes()).decode()
+
+    response = client_for(api_key[1]).post(
+        "/ocr", {"model": "vision", "image_base64": image}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert fake_openai.api_key not in response.content.decode()
