@@ -77,8 +77,10 @@ class MistralClient(ProviderClient):
             "/v1/ocr", json_body=body, answer=mapped, budget=budget
         )
         latency_ms = int((time.monotonic() - started) * 1000)
-        if index_map is not None:
-            payload = {**payload, "pages": [_reindexed(p, index_map) for p in payload["pages"]]}
+        # Passed on as written, but with what we read of it where Mistral's SDK wants a
+        # number: our page index (also when we built the PDF sent), whole dimensions.
+        raw_pages = zip(payload["pages"], pages, strict=True)
+        payload = {**payload, "pages": [_normalised(raw, page) for raw, page in raw_pages]}
         return OcrResult(
             model=model.name,
             pages=pages,
@@ -162,8 +164,18 @@ def _document_url(pdf: bytes, name: str | None) -> dict[str, Any]:
     return chunk
 
 
-def _reindexed(page: dict[str, Any], index_map: list[int]) -> dict[str, Any]:
-    return {**page, "index": index_map[int(page["index"])]}
+def _normalised(raw: dict[str, Any], page: PageResult) -> dict[str, Any]:
+    """An upstream page with its index ours and its dimensions whole numbers: `"0"` or
+    `"612"` (numbers as strings) read fine here, and would break a Mistral client."""
+    out = {**raw, "index": page.index}
+    if isinstance(raw.get("dimensions"), dict):
+        out["dimensions"] = {
+            **raw["dimensions"],
+            "dpi": page.dpi,
+            "height": page.height,
+            "width": page.width,
+        }
+    return out
 
 
 def _images(value: Any) -> list[dict[str, Any]]:

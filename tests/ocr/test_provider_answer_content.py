@@ -184,3 +184,24 @@ def test_a_token_count_within_reach_is_still_charged(
     assert response.status_code == 200, response.content
     usage = UsageRecord.objects.get(request_id=response["X-Request-Id"])
     assert usage.output_tokens == 9_000
+
+
+def test_mistral_numbers_as_strings_reach_the_client_as_numbers(
+    fake_mistral, provider_for, funded_org_a, api_key, client_for
+):
+    provider_for(fake_mistral, model="mistral-ocr-latest", prices={"per_page_micros": 2000})
+    dimensions = {"dpi": "200", "height": "2200", "width": "1700"}
+    page = {**mistral_page(0, dimensions=dimensions, hyperlinks=["https://x.test"]), "index": "0"}
+    fake_mistral.answer(Reply(200, mistral_answer(page)))
+    document = {"type": "image_url", "image_url": f"data:image/png;base64,{b64(png_bytes())}"}
+
+    response = client_for(api_key[1]).post(
+        "/v1/ocr", {"model": "mistral-ocr-latest", "document": document}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    (page,) = response.json()["pages"]
+    # Read as numbers for every other dialect, passed on here as strings before.
+    assert page["index"] == 0
+    assert page["dimensions"] == {"dpi": 200, "height": 2200, "width": 1700}
+    assert page["hyperlinks"] == ["https://x.test"]  # the rest as the upstream wrote it
