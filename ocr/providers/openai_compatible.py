@@ -291,7 +291,11 @@ def _text_of(content: Any) -> str | None:
     if isinstance(content, str):
         return content
     if isinstance(content, list):  # content parts
-        return "".join(str(part.get("text") or "") for part in content if isinstance(part, dict))
+        texts = [part.get("text") for part in content if isinstance(part, dict)]
+        if not all(text is None or isinstance(text, str) for text in texts):
+            # str() made `{'a': 1}` a page's text, served and charged.
+            raise TypeError("a content part's text is not a string")
+        return "".join(text or "" for text in texts)
     raise TypeError(f"unexpected content type {type(content).__name__}")
 
 

@@ -205,3 +205,42 @@ def test_mistral_numbers_as_strings_reach_the_client_as_numbers(
     assert page["index"] == 0
     assert page["dimensions"] == {"dpi": 200, "height": 2200, "width": 1700}
     assert page["hyperlinks"] == ["https://x.test"]  # the rest as the upstream wrote it
+
+
+def test_a_chat_content_part_whose_text_is_no_string_is_a_502(
+    fake_openai, provider_for, funded_org_a, api_key, client_for
+):
+    provider_for(fake_openai, model="vision", prices={"per_page_micros": 1000})
+    parts = [{"type": "text", "text": {"value": "hi"}}, {"type": "text", "text": "there"}]
+    message = {"role": "assistant", "content": parts}
+    answer = {"choices": [{"message": message, "finish_reason": "stop"}]}
+    fake_openai.answer(*[Reply(200, answer)] * 3)
+    before = credits_available_micros(organization=funded_org_a)
+
+    response = client_for(api_key[1]).post(
+        "/ocr", {"model": "vision", "image_base64": b64(png_bytes())}, format="json"
+    )
+
+    # Before: 200 with the text "{'value': 'hi'}there", charged.
+    assert response.status_code == 502, response.content
+    nothing_charged_or_held(funded_org_a, before)
+
+
+def test_chat_content_parts_of_text_are_joined(
+    fake_openai, provider_for, funded_org_a, api_key, client_for
+):
+    provider_for(fake_openai, model="vision", prices={"per_page_micros": 1000})
+    parts = [
+        {"type": "text", "text": "# Title"},
+        {"type": "refusal"},
+        {"type": "text", "text": "!"},
+    ]
+    message = {"role": "assistant", "content": parts}
+    fake_openai.answer(Reply(200, {"choices": [{"message": message, "finish_reason": "stop"}]}))
+
+    response = client_for(api_key[1]).post(
+        "/ocr", {"model": "vision", "image_base64": b64(png_bytes())}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json()["text"] == "# Title!"
