@@ -8,6 +8,7 @@ the upstream's indices are positions in that PDF and are mapped back.
 
 from __future__ import annotations
 
+import math
 import time
 from typing import Any
 
@@ -134,14 +135,14 @@ class MistralClient(ProviderClient):
             dpi=int(dimensions.get("dpi") or 72),
             blocks=blocks,
             tables=tables,
-            confidence=float(confidence) if confidence is not None else None,
+            confidence=_finite(confidence) if confidence is not None else None,
             images=_images(raw.get("images")),
         )
 
 
 def _block(raw: dict[str, Any]) -> Block:
     box = tuple(
-        float(raw.get(name) or 0)
+        _finite(raw.get(name) or 0)
         for name in ("top_left_x", "top_left_y", "bottom_right_x", "bottom_right_y")
     )
     scores = raw.get("confidence_scores") or {}
@@ -150,7 +151,7 @@ def _block(raw: dict[str, Any]) -> Block:
         type=str(raw.get("type") or "text"),
         content=str(raw.get("content") or ""),
         bbox=box,
-        confidence=float(confidence) if confidence is not None else None,
+        confidence=_finite(confidence) if confidence is not None else None,
     )
 
 
@@ -176,6 +177,16 @@ def _normalised(raw: dict[str, Any], page: PageResult) -> dict[str, Any]:
             "width": page.width,
         }
     return out
+
+
+def _finite(value: Any) -> float:
+    """A coordinate or a confidence: a finite number. `"NaN"` and `"Infinity"` are valid
+    JSON strings that float() reads as NaN and inf, which no JSON answer can carry: the
+    001 dialect's renderer failed on them with a 500, after the charge."""
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(f"{value!r} is not a finite number")
+    return number
 
 
 def _images(value: Any) -> list[dict[str, Any]]:

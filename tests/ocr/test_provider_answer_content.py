@@ -244,3 +244,37 @@ def test_chat_content_parts_of_text_are_joined(
 
     assert response.status_code == 200, response.content
     assert response.json()["text"] == "# Title!"
+
+
+NOT_FINITE = {
+    "page-confidence": {"confidence_scores": {"average_page_confidence_score": "NaN"}},
+    "block-box": {"blocks": [{"type": "text", "content": "x", "top_left_x": "Infinity"}]},
+    "block-confidence": {
+        "blocks": [
+            {
+                "type": "text",
+                "content": "x",
+                "confidence_scores": {"average_content_confidence_score": "-inf"},
+            }
+        ]
+    },
+}
+
+
+@pytest.mark.parametrize("fields", NOT_FINITE.values(), ids=NOT_FINITE.keys())
+def test_a_mistral_number_that_is_not_finite_is_a_502_not_a_500_after_the_charge(
+    fake_mistral, provider_for, funded_org_a, api_key, client_for, fields
+):
+    provider_for(fake_mistral, model="mistral-ocr-latest", prices={"per_page_micros": 2000})
+    fake_mistral.answer(*[Reply(200, mistral_answer(mistral_page(0, **fields)))] * 3)
+    before = credits_available_micros(organization=funded_org_a)
+    client = client_for(api_key[1])
+    client.raise_request_exception = False
+
+    # Seed 001 renders the confidence and the boxes: NaN broke its JSON, after settling.
+    response = client.post(
+        "/v1/ocr", {"model": "mistral-ocr-latest", "base64": b64(png_bytes())}, format="json"
+    )
+
+    assert response.status_code == 502, response.content
+    nothing_charged_or_held(funded_org_a, before)
