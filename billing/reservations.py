@@ -331,6 +331,61 @@ def reservation_settle(*, reservation: Reservation, price: Price, usage: dict) -
     return record
 
 
+def charge_refund(*, record: UsageRecord, error_code: str, http_status: int) -> bool:
+    """Give a settled request's charge back when its answer could not be sent (a fault
+    after settlement, e.g. an answer no JSON can hold): the record becomes a failed one at
+    zero cost, a `refund` entry returns the amount, and the key's counters drop by it.
+    Once per record; False when it was not a succeeded one (nothing moves)."""
+    connection_check()
+    amount = record.total_micros
+    with transaction.atomic():
+        # Account row first, as everywhere: the record's claim below then cannot race a
+        # second refund of it.
+        account = CreditAccount.objects.select_for_update(no_key=True).get(
+            organization_id=record.organization_id
+        )
+        claimed = UsageRecord.objects.filter(
+            pk=record.pk, status=UsageRecord.Status.SUCCEEDED
+        ).update(
+            status=UsageRecord.Status.FAILED,
+            http_status=http_status,
+            error_code=error_code[:60],
+            provider_cost_micros=0,
+            fee_micros=0,
+            total_micros=0,
+        )
+        if not claimed:
+            return False
+        if amount:
+            balance = account.balance_micros + amount
+            CreditAccount.objects.filter(pk=account.pk).update(
+                balance_micros=F("balance_micros") + amount, updated_at=timezone.now()
+            )
+            LedgerEntry.objects.create(
+                organization_id=record.organization_id,
+                amount_micros=amount,
+                balance_after_micros=balance,
+                kind=LedgerEntry.Kind.REFUND,
+                idempotency_key=f"refund:{record.request_id}",
+                usage_record=record,
+                note=f"request {record.request_id}: the answer could not be sent ({error_code})",
+            )
+            if record.api_key_id is not None:
+                same_period = Q(period_start__isnull=True) | Q(period_start__lte=record.created_at)
+                ApiKey.objects.filter(pk=record.api_key_id).update(
+                    total_usage_micros=F("total_usage_micros") - amount,
+                    period_usage_micros=Case(
+                        When(same_period, then=F("period_usage_micros") - amount),
+                        default=F("period_usage_micros"),
+                        output_field=BigIntegerField(),
+                    ),
+                )
+    record.status = UsageRecord.Status.FAILED
+    record.total_micros = record.provider_cost_micros = record.fee_micros = 0
+    logger.warning("request %s: refunded %s µ$ (%s)", record.request_id, amount, error_code)
+    return True
+
+
 def _release_hold(reservation: Reservation) -> tuple[int, int] | None:
     row = _account_move(
         organization_id=reservation.organization_id,

@@ -7,6 +7,8 @@ A dialect subclasses `OcrEndpoint` and implements `parse` (HTTP request -> OcrRe
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 
 from rest_framework.negotiation import DefaultContentNegotiation
@@ -15,15 +17,24 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.models import UsageRecord
 from billing.money import micros_to_usd_str
 from billing.ratelimit import RateLimitTicket, ratelimit_acquire
+from billing.reservations import charge_refund
 from billing.selectors import credits_available_micros
 from config.api import DATABASE_UNAVAILABLE_ERRORS, ApiError, as_api_error, error_response
 from config.parsers import SafeJSONParser
 from keys.authentication import ApiKeyAuthentication, cached_key_check, require_key
 from keys.models import ApiKey
 from ocr.pipeline import OcrOutcome, ocr_execute, request_id_new
+from ocr.providers.base import UPSTREAM_FAILED
 from ocr.types import OcrRequest
+
+logger = logging.getLogger(__name__)
+
+# The code of a 200 that could not be rendered (refunded): the upstream-failure code of
+# every dialect, which each renames to its own like any other.
+ANSWER_FAILED = UPSTREAM_FAILED
 
 # Base64 inflates by 4/3; JSON and multipart framing add a little.
 BODY_OVERHEAD_BYTES = 64 * 1024
@@ -82,7 +93,7 @@ class OcrEndpoint(APIView):
                 if error.status == 402:
                     ticket.refund()  # refused by one limit: uses up nothing of another
                 raise
-            response = Response(self.render(request, outcome), status=200)
+            response = self._answer(request, outcome)
             response["X-Cost-Usd"] = micros_to_usd_str(outcome.price.total_micros)
             response["X-Credits-Remaining-Usd"] = micros_to_usd_str(
                 outcome.credits_remaining_micros
@@ -90,6 +101,35 @@ class OcrEndpoint(APIView):
             return response
         finally:
             ticket.release()
+
+    def _answer(self, request: Request, outcome: OcrOutcome) -> Response:
+        return self.rendered(request, lambda: self.render(request, outcome), [outcome.usage])
+
+    def rendered(
+        self, request: Request, build: Callable[[], dict[str, Any]], charged: list[UsageRecord]
+    ) -> Response:
+        """The 200 of `build()`, rendered here rather than on the way out: building or
+        encoding it comes after the charges (`charged`), so when that fails (a value no
+        JSON can hold, a renderer's bug) they are given back and the client gets the
+        dialect's 502, not a 500 it paid for."""
+        try:
+            response = Response(build(), status=200)
+            # What DRF's finalize_response would set (negotiated in initial()).
+            response.accepted_renderer = request.accepted_renderer
+            response.accepted_media_type = request.accepted_media_type
+            response.renderer_context = self.get_renderer_context()
+            response.render()
+        except Exception:
+            logger.exception("request %s: the answer could not be rendered", self.request_id)
+            for record in charged:
+                charge_refund(record=record, error_code=ANSWER_FAILED, http_status=502)
+            raise ApiError(
+                502,
+                ANSWER_FAILED,
+                "The OCR answer could not be built from the provider's result; "
+                "nothing was charged.",
+            ) from None
+        return response
 
     def ratelimit_acquire(self, request: Request) -> RateLimitTicket:
         """The rate-limit slot, with the check that a key from the cache is still valid

@@ -275,10 +275,11 @@ def _llm_usage(api_key, served: ProviderModel, **fields) -> dict[str, Any]:
 
 
 def llm_extract(*, reservation, api_key, served: ProviderModel, text: str):
-    """(invoice, token usage, charged Price) through the chat model, settled to its cost."""
+    """(invoice, token usage, the settled UsageRecord) through the chat model, settled to
+    its cost."""
     import time
 
-    from billing.pricing import Price, price_actual, upstream_cost_compare
+    from billing.pricing import price_actual, upstream_cost_compare
     from billing.reservations import reservation_settle
     from ocr.extraction.llm import invoice_extract_llm
 
@@ -328,8 +329,7 @@ def llm_extract(*, reservation, api_key, served: ProviderModel, text: str):
             http_status=200,
         ),
     )
-    charged = Price(record.provider_cost_micros, record.fee_micros, record.total_micros)
-    return data, usage, charged
+    return data, usage, record
 
 
 def extract_rules(*, text: str) -> tuple[dict[str, Any], str, dict[str, int]]:

@@ -240,15 +240,18 @@ class InvoiceView(OcrEndpoint):
         cost = outcome.price.total_micros if outcome is not None else 0
         if charged is not None:
             cost += charged.total_micros
-        body = invoice.render(
-            invoice_request=parsed,
-            outcome=outcome,
-            data=data,
-            model=model,
-            usage=usage,
-            cost_micros=cost,
+        response = self.rendered(
+            self.request,
+            lambda: invoice.render(
+                invoice_request=parsed,
+                outcome=outcome,
+                data=data,
+                model=model,
+                usage=usage,
+                cost_micros=cost,
+            ),
+            [record for record in (outcome and outcome.usage, charged) if record is not None],
         )
-        response = Response(body, status=200)
         response["X-Cost-Usd"] = micros_to_usd_str(cost)
         response["X-Credits-Remaining-Usd"] = micros_to_usd_str(
             credits_available_micros(organization=api_key.organization)
