@@ -42,7 +42,10 @@ class CloudflareClient(ProviderClient):
         path = f"/accounts/{quote(self.provider.account_id, safe='')}/ai/tomarkdown"
 
         def mapped(payload: dict[str, Any]) -> tuple[dict[str, Any], list[PageResult], int]:
-            if payload.get("success") is False:
+            # Cloudflare's envelope says `"success": true`; any other value there
+            # ("false", 0, null) is no success. An answer without the field is judged by
+            # its results.
+            if "success" in payload and payload["success"] is not True:
                 raise ProviderError(
                     f"{self.slug}: the upstream reported a failure",
                     permanent=False,

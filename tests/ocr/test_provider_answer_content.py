@@ -122,6 +122,25 @@ def test_a_cloudflare_result_without_text_is_a_502_not_the_text_none(
     nothing_charged_or_held(funded_org_a, before)
 
 
+@pytest.mark.parametrize("success", ["false", 0, None], ids=["string", "zero", "null"])
+def test_a_cloudflare_answer_not_saying_success_true_is_a_502(
+    fake_cloudflare, provider_for, funded_org_a, api_key, client_for, success
+):
+    provider_for(fake_cloudflare, model="cf-tomarkdown", prices={"per_page_micros": 1000})
+    result = {"id": "x", "name": "image-p1.png", "format": "markdown", "tokens": 5, "data": "hi"}
+    errors = [{"code": 7003, "message": "quota"}]
+    answer = {"result": [result], "success": success, "errors": errors, "messages": []}
+    fake_cloudflare.answer(*[Reply(200, answer)] * 3)
+    before = credits_available_micros(organization=funded_org_a)
+
+    response = client_for(api_key[1]).post(
+        "/ocr", {"model": "cf-tomarkdown", "image_base64": b64(png_bytes())}, format="json"
+    )
+
+    assert response.status_code == 502, response.content
+    nothing_charged_or_held(funded_org_a, before)
+
+
 @pytest.mark.parametrize("count", [10**30, 1e300, 10_000_001], ids=["10**30", "1e300", "10M+1"])
 def test_a_chat_answer_reporting_an_impossible_token_count_costs_nothing(
     fake_openai, provider_for, funded_org_a, api_key, client_for, count
