@@ -10,6 +10,7 @@ secret.
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import os
@@ -379,6 +380,8 @@ def _retry_after_s(value: str | None) -> float | None:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
+    if when.tzinfo is None:  # "-0000": no zone said; HTTP dates are GMT (RFC 9110 5.6.7)
+        when = when.replace(tzinfo=datetime.timezone.utc)
     return max(0.0, when.timestamp() - time.time())
 
 
