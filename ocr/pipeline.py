@@ -169,6 +169,8 @@ def ocr_execute_held(
         result = route_call(candidates=candidates, document=document, request=ocr_request)
     except ApiError as error:
         usage.update(
+            # The providers tried (route_call names them), so the log shows who failed.
+            provider=getattr(error, "providers", ""),
             error_code=error.code,
             http_status=error.status,
             latency_ms=int((time.monotonic() - started) * 1000),

@@ -119,6 +119,7 @@ def route_candidates(*, model: str | None, provider_id: str | None) -> list[Prov
 def route_call(*, candidates: list[ProviderModel], document, request: OcrRequest) -> OcrResult:
     failures: list[ProviderError] = []
     skipped: list[str] = []
+    tried: list[str] = []  # for the request log of a failed request
     budget = UpstreamBudget.from_settings()
     # One cache round trip for every candidate's health, read before the calls.
     health = provider_health_get(slugs=[c.provider.slug for c in candidates])
@@ -137,6 +138,7 @@ def route_call(*, candidates: list[ProviderModel], document, request: OcrRequest
                 )
             )
             break
+        tried.append(slug)
         try:
             client = client_for(candidate.provider)
             result = client.ocr(document, model=candidate, request=request, budget=budget)
@@ -149,7 +151,8 @@ def route_call(*, candidates: list[ProviderModel], document, request: OcrRequest
             if counts and provider_failure_record(slug=slug):
                 logger.warning("provider %s is cooling down after repeated failures", slug)
             continue
-        except ApiError:
+        except ApiError as error:
+            error.providers = slug
             raise  # the client's own error (e.g. a wrong PDF password): no failover helps
         except Exception as exc:  # noqa: BLE001 - a bug or an unreadable page in our code
             logger.exception("provider %s raised unexpectedly for %s", slug, candidate.name)
@@ -162,7 +165,9 @@ def route_call(*, candidates: list[ProviderModel], document, request: OcrRequest
         result.model = result.model or candidate.name
         result.provider = result.provider or slug
         return result
-    raise _all_failed(candidates[0].name if candidates else "", failures, skipped)
+    error = _all_failed(candidates[0].name if candidates else "", failures, skipped)
+    error.providers = ",".join(tried)
+    raise error
 
 
 def _all_failed(model: str, failures: list[ProviderError], skipped: list[str]) -> ApiError:

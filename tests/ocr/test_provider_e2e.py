@@ -121,7 +121,9 @@ def test_mistral_sdk_annotation_and_image_options_reach_the_upstream(
 def test_mistral_sdk_is_not_charged_when_every_upstream_fails(
     mistral_sdk, fake_mistral, provider_for, funded_org_a
 ):
-    provider_for(fake_mistral, model="mistral-ocr-latest", prices={"per_page_micros": 2000})
+    served = provider_for(
+        fake_mistral, model="mistral-ocr-latest", prices={"per_page_micros": 2000}
+    )
     fake_mistral.fail_always("503")
     before = credits_available_micros(organization=funded_org_a)
 
@@ -142,6 +144,7 @@ def test_mistral_sdk_is_not_charged_when_every_upstream_fails(
         "ocr_upstream_failed",
         0,
     )
+    assert usage.provider == served.provider.slug  # the log names who failed
 
 
 def test_docsrouter_charges_the_price_list_whatever_the_upstream_reports(
