@@ -32,6 +32,24 @@ def nothing_charged_or_held(organization, before: int) -> None:
     assert not Reservation.objects.filter(status="active").exists()
 
 
+@pytest.fixture
+def broken_answer(funded_org_a, api_key, client_for):
+    """broken_answer(fake, answer, model): `answer` for every try of `POST /ocr` with
+    `model`; asserts a 502 that costs nothing and returns it."""
+
+    def post(fake, answer: dict, model: str):
+        fake.answer(*[Reply(200, answer)] * 3)
+        before = credits_available_micros(organization=funded_org_a)
+        response = client_for(api_key[1]).post(
+            "/ocr", {"model": model, "image_base64": b64(png_bytes())}, format="json"
+        )
+        assert response.status_code == 502, response.content
+        nothing_charged_or_held(funded_org_a, before)
+        return response
+
+    return post
+
+
 def mistral_page(index: int, **fields) -> dict:
     page = {
         "index": index,
@@ -105,45 +123,29 @@ def test_mistral_usage_info_says_what_was_charged_not_what_the_upstream_wrote(
 
 @pytest.mark.parametrize("data", [None, 5, {"text": "hi"}], ids=["null", "number", "object"])
 def test_a_cloudflare_result_without_text_is_a_502_not_the_text_none(
-    fake_cloudflare, provider_for, funded_org_a, api_key, client_for, data
+    broken_answer, fake_cloudflare, provider_for, data
 ):
     provider_for(fake_cloudflare, model="cf-tomarkdown", prices={"per_page_micros": 1000})
     result = {"id": "x", "name": "image-p1.png", "format": "markdown", "tokens": 5, "data": data}
     answer = {"result": [result], "success": True, "errors": [], "messages": []}
-    fake_cloudflare.answer(*[Reply(200, answer)] * 3)
-    before = credits_available_micros(organization=funded_org_a)
-
-    response = client_for(api_key[1]).post(
-        "/ocr", {"model": "cf-tomarkdown", "image_base64": b64(png_bytes())}, format="json"
-    )
-
-    assert response.status_code == 502, response.content
+    response = broken_answer(fake_cloudflare, answer, "cf-tomarkdown")
     assert "None" not in response.content.decode()
-    nothing_charged_or_held(funded_org_a, before)
 
 
 @pytest.mark.parametrize("success", ["false", 0, None], ids=["string", "zero", "null"])
 def test_a_cloudflare_answer_not_saying_success_true_is_a_502(
-    fake_cloudflare, provider_for, funded_org_a, api_key, client_for, success
+    broken_answer, fake_cloudflare, provider_for, success
 ):
     provider_for(fake_cloudflare, model="cf-tomarkdown", prices={"per_page_micros": 1000})
     result = {"id": "x", "name": "image-p1.png", "format": "markdown", "tokens": 5, "data": "hi"}
     errors = [{"code": 7003, "message": "quota"}]
     answer = {"result": [result], "success": success, "errors": errors, "messages": []}
-    fake_cloudflare.answer(*[Reply(200, answer)] * 3)
-    before = credits_available_micros(organization=funded_org_a)
-
-    response = client_for(api_key[1]).post(
-        "/ocr", {"model": "cf-tomarkdown", "image_base64": b64(png_bytes())}, format="json"
-    )
-
-    assert response.status_code == 502, response.content
-    nothing_charged_or_held(funded_org_a, before)
+    broken_answer(fake_cloudflare, answer, "cf-tomarkdown")
 
 
 @pytest.mark.parametrize("count", [10**30, 1e300, 10_000_001], ids=["10**30", "1e300", "10M+1"])
 def test_a_chat_answer_reporting_an_impossible_token_count_costs_nothing(
-    fake_openai, provider_for, funded_org_a, api_key, client_for, count
+    broken_answer, fake_openai, provider_for, count
 ):
     provider_for(
         fake_openai,
@@ -154,36 +156,20 @@ def test_a_chat_answer_reporting_an_impossible_token_count_costs_nothing(
         "choices": [{"message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
         "usage": {"prompt_tokens": 900, "completion_tokens": count},
     }
-    fake_openai.answer(*[Reply(200, answer)] * 3)
-    before = credits_available_micros(organization=funded_org_a)
-
-    response = client_for(api_key[1]).post(
-        "/ocr", {"model": "vision", "image_base64": b64(png_bytes())}, format="json"
-    )
-
     # Before: 200, charged the whole reservation (8,000 output tokens a page) for "hi".
-    assert response.status_code == 502, response.content
+    broken_answer(fake_openai, answer, "vision")
     assert len(fake_openai.requests) == 3
-    nothing_charged_or_held(funded_org_a, before)
 
 
 def test_a_cloudflare_answer_reporting_an_impossible_token_count_costs_nothing(
-    fake_cloudflare, provider_for, funded_org_a, api_key, client_for
+    broken_answer, fake_cloudflare, provider_for
 ):
     provider_for(
         fake_cloudflare, model="cf-tomarkdown", prices={"output_per_mtok_micros": 1_000_000}
     )
     result = {"id": "x", "name": "i-p1.png", "format": "markdown", "tokens": 10**30, "data": "hi"}
     answer = {"result": [result], "success": True, "errors": [], "messages": []}
-    fake_cloudflare.answer(*[Reply(200, answer)] * 3)
-    before = credits_available_micros(organization=funded_org_a)
-
-    response = client_for(api_key[1]).post(
-        "/ocr", {"model": "cf-tomarkdown", "image_base64": b64(png_bytes())}, format="json"
-    )
-
-    assert response.status_code == 502, response.content
-    nothing_charged_or_held(funded_org_a, before)
+    broken_answer(fake_cloudflare, answer, "cf-tomarkdown")
 
 
 def test_a_token_count_within_reach_is_still_charged(
@@ -227,22 +213,14 @@ def test_mistral_numbers_as_strings_reach_the_client_as_numbers(
 
 
 def test_a_chat_content_part_whose_text_is_no_string_is_a_502(
-    fake_openai, provider_for, funded_org_a, api_key, client_for
+    broken_answer, fake_openai, provider_for
 ):
     provider_for(fake_openai, model="vision", prices={"per_page_micros": 1000})
     parts = [{"type": "text", "text": {"value": "hi"}}, {"type": "text", "text": "there"}]
     message = {"role": "assistant", "content": parts}
     answer = {"choices": [{"message": message, "finish_reason": "stop"}]}
-    fake_openai.answer(*[Reply(200, answer)] * 3)
-    before = credits_available_micros(organization=funded_org_a)
-
-    response = client_for(api_key[1]).post(
-        "/ocr", {"model": "vision", "image_base64": b64(png_bytes())}, format="json"
-    )
-
     # Before: 200 with the text "{'value': 'hi'}there", charged.
-    assert response.status_code == 502, response.content
-    nothing_charged_or_held(funded_org_a, before)
+    broken_answer(fake_openai, answer, "vision")
 
 
 def test_chat_content_parts_of_text_are_joined(
