@@ -86,6 +86,16 @@ INK_WINDOWS = 12
 INK_CONTRAST = 48  # grey levels darker than the local paper
 INK_MAP_SIDE = 1000  # the ink map is made at most this many pixels on its long side
 INK_BLOB_MAX_HEIGHT = 60  # on the ink map: taller blobs are pictures or frames, not words
+# Small print on a large page: the pixel cap shrinks 7 px letters (Pillow's 10 px default
+# font on A4 at 300 dpi) to ~3 px, where the detector joins the lines into one block and
+# almost nothing is read. When the cap left the print under DET_SMALL_GLYPH px and boxes
+# of a line's height hold under SMALL_PRINT_COVER of the page's ink, the page is detected
+# again with the print at DET_SMALL_PRINT_HEIGHT px (at most DET_SMALL_PRINT_PIXELS, run in
+# DET_BAND_PIXELS bands like any large input, so memory stays bounded).
+DET_SMALL_GLYPH = 4.5
+DET_SMALL_PRINT_HEIGHT = 7.0
+DET_SMALL_PRINT_PIXELS = 6_000_000
+SMALL_PRINT_COVER = 0.5
 
 
 def model_dir() -> Path:
@@ -194,7 +204,15 @@ class RapidRecognizer:
     def _detect_page(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`_detect` on the page, then again in windows around ink no box covers (a word
         or two on an otherwise blank page, which the detector misses on the whole page)."""
-        boxes, scores = self._detect(image)
+        glyph = glyph_height(image) if DET_TEXT_HEIGHT else None
+        boxes, scores = self._detect(image, glyph=glyph or 0.0)  # 0: no print size found
+        if glyph and small_print_missed(image, boxes, glyph):
+            boxes, scores = self._detect(
+                image,
+                glyph=glyph,
+                text_height=DET_SMALL_PRINT_HEIGHT,
+                max_pixels=DET_SMALL_PRINT_PIXELS,
+            )
         windows = uncovered_ink_windows(image, boxes)
         if not windows:
             return boxes, scores
@@ -216,22 +234,32 @@ class RapidRecognizer:
         return boxes[order], scores[order]
 
     def _detect(
-        self, image: np.ndarray, glyph: float | None = None
+        self,
+        image: np.ndarray,
+        glyph: float | None = None,
+        *,
+        text_height: float = DET_TEXT_HEIGHT,
+        max_pixels: int = DET_MAX_PIXELS,
     ) -> tuple[np.ndarray, np.ndarray]:
         """Text boxes in `image` coordinates, in reading order, and their detector scores
-        (`glyph`: the print's height when known, else estimated)."""
+        (`glyph`: the print's height when known, else estimated). The detector sees the
+        print at `text_height` px within its side and pixel caps; past `max_pixels`, only
+        the pixel cap (small print the caps would shrink below legibility)."""
         height, width = image.shape[:2]
         scale = min(1.0, DET_MAX_SIDE / max(height, width))
         if min(height, width) * scale < DET_MIN_SIDE:
             scale = min(DET_MIN_SIDE / min(height, width), DET_MAX_SIDE / max(height, width))
-        glyph = glyph or (glyph_height(image) if DET_TEXT_HEIGHT else None)
+        if glyph is None and DET_TEXT_HEIGHT:
+            glyph = glyph_height(image)
         if glyph:
             # Size the detector's input by the text, not the paper: small print gets
             # enlarged, large print shrunk, so the work follows what there is to read.
             scale = min(max(DET_TEXT_HEIGHT / glyph, 0.2), 2.5, DET_MAX_SIDE / max(height, width))
             scale = max(scale, 160 / min(height, width))
+        if max_pixels > DET_MAX_PIXELS and glyph:
+            scale = text_height / glyph
         # Detector memory grows with its input's area; this keeps a worker under ~700 MiB.
-        scale = min(scale, (DET_MAX_PIXELS / (height * width)) ** 0.5)
+        scale = min(scale, (max_pixels / (height * width)) ** 0.5)
         det_input = image
         if abs(scale - 1.0) > 0.01:
             det_input = cv2.resize(
@@ -436,6 +464,27 @@ def uncovered_ink_windows(
         if len(windows) > INK_WINDOWS:
             return []
     return _merged(windows)
+
+
+def small_print_missed(image: np.ndarray, boxes: np.ndarray, glyph: float) -> bool:
+    """Whether the detector's pixel cap shrank the print (`glyph` px high) below
+    DET_SMALL_GLYPH px, and boxes no taller than three print heights (lines, not blocks of
+    lines run together) hold under SMALL_PRINT_COVER of the page's ink."""
+    height, width = image.shape[:2]
+    if glyph * (DET_MAX_PIXELS / (height * width)) ** 0.5 >= DET_SMALL_GLYPH:
+        return False
+    gray = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if image.ndim == 3 else image
+    _, binary = cv2.threshold(gray, 0, 1, cv2.THRESH_BINARY_INV + cv2.THRESH_OTSU)
+    ink = int(binary.sum())
+    if not ink:
+        return False
+    covered = np.zeros(binary.shape, dtype=bool)
+    for box in boxes:
+        x0, y0 = np.floor(box.min(axis=0)).astype(int)
+        x1, y1 = np.ceil(box.max(axis=0)).astype(int)
+        if y1 - y0 <= 3 * glyph:
+            covered[max(0, y0) : max(0, y1) + 1, max(0, x0) : max(0, x1) + 1] = True
+    return int(binary[covered].sum()) < SMALL_PRINT_COVER * ink
 
 
 def _merged(
