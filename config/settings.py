@@ -262,6 +262,7 @@ OCR_MODEL_ALIASES = dict(
             "mistral-ocr-latest=local/rapidocr",
             "mistral-ocr-2505=local/rapidocr",
             "mistral-ocr-2512=local/rapidocr",
+            "mistral-ocr-4-1=local/rapidocr",
             "cloudflare/ai-to-markdown=local/rapidocr",
             "google/gemini-2.0-flash-001=local/rapidocr",
             "google/gemini-2.0-flash=local/rapidocr",

@@ -164,3 +164,19 @@ def test_the_sdk_lists_and_retrieves_models(live_server, secret):
     assert "mistral-ocr-latest" in card.aliases
     assert alias.aliases == ["local/rapidocr"]
     assert missing.value.status_code == 404
+
+
+@pytest.mark.parametrize("model", ["mistral-ocr-latest", "mistral-ocr-4-1", "mistral-ocr-2512"])
+def test_the_sdk_reads_with_the_model_names_mistrals_docs_give(live_server, secret, model):
+    # Mistral's current OCR model is `mistral-ocr-4-1` (GA 2026-08-31, also behind
+    # `mistral-ocr-latest`); a client copying its docs was refused with 400 invalid_model.
+    with sdk(live_server, secret) as client:
+        response = client.ocr.process(
+            model=model,
+            document={"type": "image_url", "image_url": data_url(phototest_png())},
+        )
+        card = client.models.retrieve(model_id=model)
+
+    assert_phototest_text(response.pages[0].markdown)
+    assert response.usage_info.pages_processed == 1
+    assert card.id == model and card.aliases == ["local/rapidocr"]
