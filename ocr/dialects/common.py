@@ -162,6 +162,16 @@ def optional_object(data: dict[str, Any], name: str) -> dict[str, Any]:
 
 def http_url(value: str, *, field: str) -> str:
     """An http(s) URL as the client gave it; the SSRF-safe fetcher checks the rest."""
+    scheme, colon, _ = value[:8].partition(":")
+    if not colon or scheme.lower() not in ("http", "https"):
+        # Checked before the length: raw base64 (a document without its `data:` prefix)
+        # is long, and "too long" sent its sender looking in the wrong place.
+        raise ApiError(
+            400,
+            "invalid_url",
+            f"'{field}' must be an http(s) URL or a data: URL "
+            "(a document's bytes go in data:<type>;base64,<base64>).",
+        )
     if len(value) > 8192:
         raise ApiError(400, "invalid_url", f"'{field}' is too long.")
     try:

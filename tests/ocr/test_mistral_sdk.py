@@ -9,7 +9,7 @@ from mistralai.client import Mistral
 from mistralai.client.errors import HTTPValidationError, SDKError
 from mistralai.client.models import BaseModelCard, ModelList, OCRResponse
 
-from tests.ocr.dialect_support import assert_phototest_text, data_url, phototest_png
+from tests.ocr.dialect_support import assert_phototest_text, b64, data_url, phototest_png
 from tests.ocr.documents import make_pdf
 
 
@@ -180,3 +180,19 @@ def test_the_sdk_reads_with_the_model_names_mistrals_docs_give(live_server, secr
     assert_phototest_text(response.pages[0].markdown)
     assert response.usage_info.pages_processed == 1
     assert card.id == model and card.aliases == ["local/rapidocr"]
+
+
+def test_raw_base64_for_an_image_url_is_told_to_be_a_data_url(live_server, secret):
+    # A common slip: the bytes without their `data:` prefix. It was refused as
+    # "'document.image_url' is too long.", which pointed away from the cause.
+    with sdk(live_server, secret) as client:
+        with pytest.raises(HTTPValidationError) as caught:
+            client.ocr.process(
+                model="mistral-ocr-latest",
+                document={"type": "image_url", "image_url": b64(phototest_png())},
+            )
+
+    assert caught.value.status_code == 422
+    (detail,) = caught.value.data.detail
+    assert detail.loc == ["body", "document", "image_url"] and detail.type == "invalid_url"
+    assert "data:<type>;base64," in detail.msg and "too long" not in detail.msg
