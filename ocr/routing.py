@@ -63,8 +63,11 @@ def _available(rows: list[ProviderModel]) -> list[ProviderModel]:
 
 
 def models_available() -> list[str]:
-    """Public model names a client may ask for right now."""
-    return sorted({row.name for row in _available(_enabled_models())})
+    """Public model names a client may ask for right now: those served, and the aliases
+    (OCR_MODEL_ALIASES) whose model is served, as `GET /v1/models` lists them."""
+    names = {row.name for row in _available(_enabled_models())}
+    names |= {alias for alias, target in settings.OCR_MODEL_ALIASES.items() if target in names}
+    return sorted(names)
 
 
 def _serving(rows: list[ProviderModel], model: str) -> list[ProviderModel]:

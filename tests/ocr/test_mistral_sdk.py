@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 from mistralai.client import Mistral
@@ -196,3 +197,20 @@ def test_raw_base64_for_an_image_url_is_told_to_be_a_data_url(live_server, secre
     (detail,) = caught.value.data.detail
     assert detail.loc == ["body", "document", "image_url"] and detail.type == "invalid_url"
     assert "data:<type>;base64," in detail.msg and "too long" not in detail.msg
+
+
+def test_an_unknown_model_names_the_mistral_names_that_work(live_server, secret):
+    # `mistral-ocr-4-0` was retired by Mistral on 2026-09-30. The refusal listed only
+    # `local/rapidocr`, not the Mistral names answered here (`mistral-ocr-latest`, ...).
+    with sdk(live_server, secret) as client:
+        with pytest.raises(SDKError) as caught:
+            client.ocr.process(
+                model="mistral-ocr-4-0",
+                document={"type": "image_url", "image_url": data_url(phototest_png())},
+            )
+
+    assert caught.value.status_code == 400
+    error = json.loads(caught.value.body)["error"]
+    assert error["code"] == "invalid_model"
+    assert {"local/rapidocr", "mistral-ocr-latest", "mistral-ocr-4-1"} <= set(error["valid_models"])
+    assert "mistral-ocr-latest" in error["message"]
