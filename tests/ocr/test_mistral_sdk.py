@@ -10,6 +10,7 @@ from mistralai.client import Mistral
 from mistralai.client.errors import HTTPValidationError, SDKError
 from mistralai.client.models import BaseModelCard, ModelList, OCRResponse
 
+from keys.services import api_key_create
 from tests.ocr.dialect_support import assert_phototest_text, b64, data_url, phototest_png
 from tests.ocr.documents import make_pdf
 
@@ -214,3 +215,26 @@ def test_an_unknown_model_names_the_mistral_names_that_work(live_server, secret)
     assert error["code"] == "invalid_model"
     assert {"local/rapidocr", "mistral-ocr-latest", "mistral-ocr-4-1"} <= set(error["valid_models"])
     assert "mistral-ocr-latest" in error["message"]
+
+
+def test_the_sdk_sees_402_429_and_a_refused_management_key(live_server, funded, org_b, org_a):
+    document = {"type": "image_url", "image_url": data_url(phototest_png())}
+    broke = api_key_create(organization=org_b, name="broke")[1]
+    slow = api_key_create(organization=funded, name="slow", rate_limit_rpm=1)[1]
+    management = api_key_create(organization=org_a, kind="management", name="mgmt")[1]
+
+    def refusal(secret: str) -> SDKError:
+        with sdk(live_server, secret) as client:
+            with pytest.raises(SDKError) as caught:
+                client.ocr.process(model="mistral-ocr-latest", document=document)
+        return caught.value
+
+    assert refusal(broke).status_code == 402
+    with sdk(live_server, slow) as client:
+        client.ocr.process(model="mistral-ocr-latest", document=document)
+    limited = refusal(slow)
+    # The SDK retries 429 only when a retry config is given, and then sleeps Retry-After.
+    assert limited.status_code == 429 and 0 < int(limited.headers["retry-after"]) <= 60
+    refused = refusal(management)
+    assert refused.status_code == 401
+    assert json.loads(refused.body)["error"]["code"] == "invalid_api_key"
