@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 from rest_framework.test import APIClient
 
-from billing.models import UsageRecord
+from billing.models import LedgerEntry, Reservation, UsageRecord
+from billing.selectors import credits_available_micros
 from tests.ocr.documents import cer
 
 CORPUS = Path(__file__).resolve().parent.parent.parent.parent / "shared" / "corpus"
@@ -92,3 +93,10 @@ def alias_model(name: str, *, slug: str = "aliases", upstream: str = "local/rapi
     return ProviderModel.objects.get_or_create(
         provider=provider, name=name, defaults={"upstream_model": upstream, "per_page_micros": 1000}
     )[0]
+
+
+def nothing_charged_or_held(organization, before: int) -> None:
+    """A failed call: the tenant's available credit as `before`, no charge, no hold left."""
+    assert credits_available_micros(organization=organization) == before
+    assert not LedgerEntry.objects.filter(kind="charge").exists()
+    assert not Reservation.objects.filter(status="active").exists()

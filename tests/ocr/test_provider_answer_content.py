@@ -9,27 +9,16 @@ Found by driving a live gunicorn against fake upstreams answering these shapes.
 
 from __future__ import annotations
 
-import base64
-
 import pytest
 
-from billing.models import LedgerEntry, Reservation, UsageRecord
+from billing.models import UsageRecord
 from billing.selectors import credits_available_micros
 from tests.fakes.documents import pdf_bytes, png_bytes
 from tests.fakes.server import Reply
+from tests.ocr.dialect_support import b64, nothing_charged_or_held
 
 pytest_plugins = ["tests.fakes.fixtures"]
 pytestmark = pytest.mark.usefixtures("fast_retries")
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def nothing_charged_or_held(organization, before: int) -> None:
-    assert credits_available_micros(organization=organization) == before
-    assert not LedgerEntry.objects.filter(kind="charge").exists()
-    assert not Reservation.objects.filter(status="active").exists()
 
 
 @pytest.fixture

@@ -6,14 +6,13 @@ is charged as what it really was), leaves no hold behind, and never answers 500.
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import time
 
 import pytest
 
-from billing.models import LedgerEntry, Reservation, UsageRecord
+from billing.models import Reservation, UsageRecord
 from billing.selectors import credits_available_micros
 from ocr.intake.document import document_open
 from ocr.providers import client_for as provider_client
@@ -21,6 +20,7 @@ from ocr.providers.base import ProviderError
 from ocr.types import DocumentSource, OcrRequest
 from tests.fakes.documents import png_bytes
 from tests.fakes.server import Reply
+from tests.ocr.dialect_support import b64, nothing_charged_or_held
 
 pytest_plugins = ["tests.fakes.fixtures"]
 pytestmark = pytest.mark.usefixtures("fast_retries")
@@ -37,16 +37,6 @@ def call(model):
     document = document_open(data=png_bytes())
     request = OcrRequest(dialect="test", source=DocumentSource(data=b"x"), max_bytes=1 << 20)
     return provider_client(model.provider).ocr(document, model=model, request=request)
-
-
-def b64(data: bytes) -> str:
-    return base64.b64encode(data).decode()
-
-
-def nothing_charged_or_held(organization, before: int) -> None:
-    assert credits_available_micros(organization=organization) == before
-    assert not LedgerEntry.objects.filter(kind="charge").exists()
-    assert not Reservation.objects.filter(status="active").exists()
 
 
 @pytest.mark.parametrize("fault", ["bad_gzip", "short_body"])
